@@ -115,9 +115,13 @@ func stutter(level float64, freqs ...float64) boards.Tone {
 
 // sit is the special information tone: three rising tones, then a pause.
 func sit(level float64, f [3]float64, d [3]time.Duration, gap time.Duration) boards.Tone {
-	return boards.Tone{Name: "sit", LoopFrom: -1, Segments: []boards.Segment{
-		seg(level, d[0], f[0]), seg(level, d[1], f[1]), seg(level, d[2], f[2]), silence(gap),
+	t := boards.Tone{Name: "sit", LoopFrom: -1, Segments: []boards.Segment{
+		seg(level, d[0], f[0]), seg(level, d[1], f[1]), seg(level, d[2], f[2]),
 	}}
+	if gap > 0 { // a zero-length segment would mean "forever"
+		t.Segments = append(t.Segments, silence(gap))
+	}
+	return t
 }
 
 // creditWarning is three short high beeps, quiet enough not to drown the
@@ -144,7 +148,7 @@ func us() *Region {
 		SIT:       sit(-24, [3]float64{913.8, 1370.6, 1776.7}, [3]time.Duration{380 * ms, 274 * ms, 380 * ms}, 0),
 		Stutter:   stutter(-13, 350, 440),
 		NoService: noService,
-		OffHookWarning: cadenced("warning", -6, []float64{1400, 2060, 2450, 2600},
+		OffHookWarning: cadenced("warning", -9, []float64{1400, 2060, 2450, 2600},
 			100*ms, 100*ms),
 		CreditWarning: creditWarning(),
 		Ring:          boards.Cadence{2000 * ms, 4000 * ms},
@@ -172,7 +176,7 @@ func uk() *Region {
 		SIT:            etsiSIT(-13),
 		Stutter:        stutter(-13, 350, 440),
 		NoService:      congestion,
-		OffHookWarning: cadenced("warning", -6, []float64{1400, 2060, 2450, 2600}, 100*ms, 100*ms),
+		OffHookWarning: cadenced("warning", -9, []float64{1400, 2060, 2450, 2600}, 100*ms, 100*ms),
 		CreditWarning:  creditWarning(),
 		Ring:           boards.Cadence{400 * ms, 200 * ms, 400 * ms, 2000 * ms},
 		CallerID:       boards.CallerIDETSIFSK,
@@ -194,7 +198,7 @@ func de() *Region {
 		SIT:            etsiSIT(-13),
 		Stutter:        stutter(-13, 425),
 		NoService:      congestion,
-		OffHookWarning: cadenced("warning", -6, []float64{1400, 2060, 2450, 2600}, 100*ms, 100*ms),
+		OffHookWarning: cadenced("warning", -9, []float64{1400, 2060, 2450, 2600}, 100*ms, 100*ms),
 		CreditWarning:  creditWarning(),
 		Ring:           boards.Cadence{1000 * ms, 4000 * ms},
 		CallerID:       boards.CallerIDETSIFSKAfterRing,
