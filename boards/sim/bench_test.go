@@ -1,0 +1,48 @@
+package sim
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tipring/tipring/boards"
+	"github.com/tipring/tipring/boards/region"
+)
+
+// BenchmarkTick measures one audio clock tick of the whole board (both
+// ports) in steady state: port 1 is in a call (the phone speaks a tone,
+// the AudioFunc loops it back, a call-waiting style tone plays over it),
+// port 2 is on-hook and ringing. It must not allocate.
+func BenchmarkTick(b *testing.B) {
+	clk := NewManualClock(t0)
+	brd, err := New(boards.Options{Region: "us"}, WithClock(clk))
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg, _ := region.Lookup("us")
+	p1, p2 := brd.ports[0], brd.ports[1]
+	p1.SetAudio(func(up, down *boards.Frame) { *down = *up })
+	p1.mu.Lock()
+	p1.phone.setHook(true, clk.Now())
+	p1.phone.sayTone(pureTone(1004, -10), newJob())
+	p1.mu.Unlock()
+	p1.PlayTone(reg.Ringback)
+	if err := p2.Ring(boards.Ring{Cadence: reg.Ring, CallerID: &boards.CallerID{Number: "5551234", Name: "ALICE"}, Standard: reg.CallerID}); err != nil {
+		b.Fatal(err)
+	}
+	advance := func() {
+		clk.mu.Lock()
+		clk.now = clk.now.Add(boards.FrameDuration)
+		clk.mu.Unlock()
+		brd.tick()
+	}
+	// Past the caller ID and the first ring cycle, so the state is steady.
+	for range int(7 * time.Second / boards.FrameDuration) {
+		advance()
+	}
+	drain(p1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		advance()
+	}
+}
