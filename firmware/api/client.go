@@ -1,0 +1,62 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// Client talks to a running device's management API.
+type Client struct {
+	base     string
+	password string
+	hc       *http.Client
+}
+
+// NewClient returns a client for base ("http://127.0.0.1:8080").
+func NewClient(base, password string, hc *http.Client) *Client {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return &Client{base: strings.TrimRight(base, "/"), password: password, hc: hc}
+}
+
+// Status fetches /api/v1/status.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var s Status
+	err := c.get(ctx, "/api/v1/status", &s)
+	return s, err
+}
+
+func (c *Client) get(ctx context.Context, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return fmt.Errorf("management API: %w", err)
+	}
+	req.SetBasicAuth("admin", c.password)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("management API (is tipring running?): %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("management API %s: %w", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+			return fmt.Errorf("management API %s: %s: %s", path, resp.Status, e.Error)
+		}
+		return fmt.Errorf("management API %s: %s", path, resp.Status)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("management API %s: bad answer: %w", path, err)
+	}
+	return nil
+}
