@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -702,20 +703,41 @@ func (l *Line) onIncoming(c Call) {
 	remote := c.Remote()
 	ring := boards.Ring{Cadence: l.cfg.Region.Ring, Standard: l.cfg.Region.CallerID}
 	if l.cfg.Region.CallerID != boards.CallerIDNone {
-		ring.CallerID = &boards.CallerID{
-			Number:      remote.Number,
-			Name:        remote.Name,
-			Time:        time.Now(),
-			Withheld:    remote.Withheld,
-			Unavailable: remote.Number == "" && !remote.Withheld,
-		}
+		ring.CallerID = CallerIDFor(remote, time.Now())
 	}
-	if err := l.cfg.Port.Ring(ring); err != nil {
+	if err := l.cfg.Port.Ring(ring); err != nil && ring.CallerID != nil {
+		// A caller ID the standard cannot carry must not stop the phone
+		// from ringing.
+		l.log.Warn("caller ID not sendable; ringing without it", "err", err)
+		ring.CallerID = nil
+		err = l.cfg.Port.Ring(ring)
+		if err != nil {
+			l.log.Error("ring", "err", err)
+		}
+	} else if err != nil {
 		l.log.Error("ring", "err", err)
 	}
 	l.setState(Ringing)
 	l.startTimer(noAnswerTimer, l.cfg.NoAnswer)
 	l.log.Info("incoming call", "from", remote.Number, "call_id", c.ID())
+}
+
+// CallerIDFor turns the caller's SIP identity into what a phone display can
+// show. Caller-ID standards carry only digits as the number: a SIP user
+// such as "alice" becomes the name, with the number marked unavailable.
+func CallerIDFor(p sip.Party, at time.Time) *boards.CallerID {
+	cid := &boards.CallerID{Name: p.Name, Time: at, Withheld: p.Withheld}
+	if p.Withheld {
+		return cid
+	}
+	number := strings.TrimPrefix(p.Number, "+")
+	if number != "" && len(number) <= 20 && strings.Trim(number, "0123456789") == "" {
+		cid.Number = number
+	} else if cid.Name == "" {
+		cid.Name = p.Number
+	}
+	cid.Unavailable = cid.Number == ""
+	return cid
 }
 
 func (l *Line) answer() {

@@ -511,3 +511,25 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 		t.Fatal("want an error for an empty config")
 	}
 }
+
+func TestCallerIDForSIPIdentities(t *testing.T) {
+	at := time.Now()
+	for _, tc := range []struct {
+		party       sip.Party
+		number      string
+		name        string
+		unavailable bool
+	}{
+		{sip.Party{Number: "5551234", Name: "ALICE"}, "5551234", "ALICE", false},
+		{sip.Party{Number: "+442079460000"}, "442079460000", "", false},
+		{sip.Party{Number: "alice"}, "", "alice", true},
+		{sip.Party{Number: "alice", Name: "Alice B"}, "", "Alice B", true},
+		{sip.Party{}, "", "", true},
+		{sip.Party{Number: "5551234", Withheld: true}, "", "", false},
+	} {
+		cid := CallerIDFor(tc.party, at)
+		if cid.Number != tc.number || cid.Name != tc.name || cid.Unavailable != tc.unavailable || cid.Withheld != tc.party.Withheld {
+			t.Errorf("%+v → %+v", tc.party, cid)
+		}
+	}
+}
