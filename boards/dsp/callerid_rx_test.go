@@ -530,7 +530,7 @@ func TestCIDDTMFCollector(t *testing.T) {
 // digits after the pause are not glued to those before it.
 func TestCallerIDReceiverDTMFPause(t *testing.T) {
 	first := cidDTMFAudio(t, boards.CallerID{Number: "555"}, 0, 0, 0, 0)
-	first = first[:len(first)-cidDurationSamples(cidDTMFOn)] // drop the end digit 'C'
+	first = first[:len(first)-int(durationSamples(cidDTMFOn))] // drop the end digit 'C'
 	rest, err := DTMFString("1234C", cidDTMFOn, cidDTMFOff, cidNominalLevel-cidDTMFToneBelowDB)
 	if err != nil {
 		t.Fatal(err)

@@ -12,24 +12,6 @@ import (
 	"github.com/tipring/tipring/boards/region"
 )
 
-// cidLevelOf is the level of samples as a sine of the same power.
-func cidLevelOf(x []int16) float64 {
-	var ms float64
-	for _, v := range x {
-		ms += float64(v) * float64(v)
-	}
-	return powerDBm0(ms / float64(len(x)))
-}
-
-// cidToneLevel is the level of the component of x at hz.
-func cidToneLevel(x []int16, hz float64) float64 {
-	var acc complex128
-	for i, v := range x {
-		acc += complex(float64(v), 0) * cmplx.Rect(1, -2*math.Pi*hz*float64(i)/boards.SampleRate)
-	}
-	return amplitudeDBm0(2 * cmplx.Abs(acc) / float64(len(x)))
-}
-
 func TestCallerIDSignalLengthAndFill(t *testing.T) {
 	cid := boards.CallerID{Number: "5551234", Name: "Ada", Time: time.Date(2025, 3, 4, 5, 6, 0, 0, time.UTC)}
 	msg, err := EncodeMDMF(cid)
@@ -88,7 +70,7 @@ func TestCallerIDSignalLevel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := cidLevelOf(s.samples); math.Abs(got-level) > 0.2 {
+		if got := LevelDBm0(s.samples); math.Abs(got-level) > 0.2 {
 			t.Errorf("level %v dBm0: measured %.2f dBm0", level, got)
 		}
 	}
@@ -101,17 +83,17 @@ func TestCallerIDSignalDTAS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dtas := s.samples[:cidDurationSamples(cidDTASLength)]
+	dtas := s.samples[:int(durationSamples(cidDTASLength))]
 	for _, hz := range []float64{cidDTASLowHz, cidDTASHighHz} {
-		if got, want := cidToneLevel(dtas, hz), cidNominalLevel-cidDTASToneBelowDB; math.Abs(got-want) > 0.5 {
+		if got, want := ToneLevelDBm0(dtas, hz), cidNominalLevel-cidDTASToneBelowDB; math.Abs(got-want) > 0.5 {
 			t.Errorf("DT-AS %v Hz at %.1f dBm0, want %.1f", hz, got, want)
 		}
 	}
-	if got := cidToneLevel(dtas, fskV23MarkHz); got > -40 {
+	if got := ToneLevelDBm0(dtas, fskV23MarkHz); got > -40 {
 		t.Errorf("DT-AS carries %.1f dBm0 of the FSK mark tone", got)
 	}
-	gap := s.samples[len(dtas) : len(dtas)+cidDurationSamples(cidDTASGap)]
-	if got := cidLevelOf(gap); got > -90 {
+	gap := s.samples[len(dtas) : len(dtas)+int(durationSamples(cidDTASGap))]
+	if got := LevelDBm0(gap); got > -90 {
 		t.Errorf("gap after DT-AS is at %.1f dBm0, not silent", got)
 	}
 }
@@ -149,7 +131,7 @@ func TestCallerIDSignalFSKBits(t *testing.T) {
 		}
 		fsk := s.samples
 		if std == boards.CallerIDETSIFSK {
-			fsk = fsk[cidDurationSamples(cidDTASLength+cidDTASGap):]
+			fsk = fsk[int(durationSamples(cidDTASLength+cidDTASGap)):]
 		}
 		modem, _ := fskModemFor(std)
 		bits := cidBitsOf(fsk, modem.markHz, modem.spaceHz)

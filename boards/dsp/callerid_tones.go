@@ -1,34 +1,19 @@
 package dsp
 
 import (
-	"slices"
 	"time"
 
 	"github.com/tipring/tipring/boards"
 )
 
-// cidDurationSamples is d in samples, rounded as ToneGen rounds segments.
-func cidDurationSamples(d time.Duration) int {
-	return int((d*boards.SampleRate + time.Second/2) / time.Second)
-}
-
 // cidRenderTone appends the whole of t, a tone that ends, rendered by
 // ToneGen; exactly as many samples as its segments last.
 func cidRenderTone(dst []int16, t boards.Tone) []int16 {
-	n := 0
+	var n int64
 	for _, s := range t.Segments {
-		n += cidDurationSamples(s.Duration)
+		n += durationSamples(s.Duration)
 	}
-	dst = slices.Grow(dst, n)
-	g := NewToneGen(t)
-	var f boards.Frame
-	for n > 0 {
-		g.Fill(&f)
-		k := min(n, len(f))
-		dst = append(dst, f[:k]...)
-		n -= k
-	}
-	return dst
+	return appendTone(dst, t, n)
 }
 
 // cidRenderTones appends d of the sum of freqs, each at levelDBm0; no

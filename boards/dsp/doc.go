@@ -7,6 +7,9 @@
 // (Listener).
 //
 // Levels follow ITU-T G.711: a full-scale sine is +3.17 dBm0 (see
-// AmplitudeForDBm0 and DBm0). None of the types is safe for concurrent use;
-// each belongs to one port's audio loop.
+// AmplitudeForDBm0 and DBm0). LevelDBm0 and ToneLevelDBm0 measure the level
+// of a block of audio, and AppendTone renders a tone ahead of time: the
+// yardsticks and test signals that tests elsewhere in the tree share. None
+// of the types is safe for concurrent use; each belongs to one port's audio
+// loop.
 package dsp

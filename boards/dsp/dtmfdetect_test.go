@@ -249,7 +249,7 @@ func TestDTMFStringDetected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	audio := sigRender(tone, 2*time.Second)
+	audio := AppendTone(nil, tone, 2*time.Second)
 	if got, want := dtmfDigits(dtmfDetect(audio)), "0123456789*#ABCDABCD"; got != want {
 		t.Errorf("detected %q, want %q", got, want)
 	}
@@ -260,7 +260,7 @@ func TestDTMFStringDetected(t *testing.T) {
 func FuzzDTMFDetector(f *testing.F) {
 	ms := time.Millisecond
 	tone, _ := DTMFString("19#", 50*ms, 50*ms, -10)
-	f.Add(sigBytes(sigRender(tone, 400*ms)))
+	f.Add(sigBytes(AppendTone(nil, tone, 400*ms)))
 	f.Add([]byte{0x7f, 0xff, 0x80, 0x00})
 	f.Add(make([]byte, 700))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -290,7 +290,7 @@ func sigBytes(x []int16) []byte {
 
 func BenchmarkDTMFDetect(b *testing.B) {
 	tone, _ := DTMFString("159#", 60*time.Millisecond, 60*time.Millisecond, -10)
-	frames := sigFrames(sigRender(tone, 480*time.Millisecond))
+	frames := sigFrames(AppendTone(nil, tone, 480*time.Millisecond))
 	d := NewDTMFDetector()
 	at := time.Unix(0, 0)
 	b.ReportAllocs()

@@ -1,6 +1,10 @@
 package dsp
 
-import "math"
+import (
+	"math"
+
+	"github.com/tipring/tipring/boards"
+)
 
 // Levels follow ITU-T G.711: a sine of peak amplitude 32767 (full scale) is
 // +3.17 dBm0, so 0 dBm0 is a sine of peak amplitude about 22 750.
@@ -42,6 +46,48 @@ func powerDBm0(ms float64) float64 {
 		return FloorDBm0
 	}
 	return DBm0(math.Sqrt(ms))
+}
+
+// LevelDBm0 is the level of samples, in dBm0: the level of the sine with
+// the same power (their RMS level, as DBm0 defines it). Silence, and no
+// samples at all, measure FloorDBm0.
+func LevelDBm0(samples []int16) float64 {
+	if len(samples) == 0 {
+		return FloorDBm0
+	}
+	var sum float64
+	for _, s := range samples {
+		sum += float64(s) * float64(s)
+	}
+	return powerDBm0(sum / float64(len(samples)))
+}
+
+// ToneLevelDBm0 is the level, in dBm0, of the component of samples at
+// exactly hz (0 < hz < 4000): the amplitude of their correlation with a
+// sine and cosine at hz over all of samples, every sample weighted alike
+// (one term of a DFT without a window). It is a yardstick for audio whose
+// frequency is known — it tells 1004 Hz from 800 Hz, and a tone a few
+// hertz away measures far lower over a second — not a way to find an
+// unknown one (Listener does that). Because every sample counts alike, a
+// tone present in half of samples measures 6 dB below its level, and a dip
+// anywhere in a block lowers the block's measure. Silence, and no samples
+// at all, measure FloorDBm0.
+func ToneLevelDBm0(samples []int16, hz float64) float64 {
+	if len(samples) == 0 {
+		return FloorDBm0
+	}
+	inc := phasorFor(hz)
+	p := phasor{1, 0}
+	var re, im float64
+	for i, s := range samples {
+		re += float64(s) * p.re
+		im += float64(s) * p.im
+		p = p.mul(inc)
+		if i%boards.FrameSamples == boards.FrameSamples-1 {
+			p = p.normalized()
+		}
+	}
+	return amplitudeDBm0(2 * math.Hypot(re, im) / float64(len(samples)))
 }
 
 // saturate rounds v to the nearest int16, clipping as a codec would.

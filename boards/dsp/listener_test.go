@@ -94,7 +94,7 @@ func TestListenerRegionTones(t *testing.T) {
 				}
 				var audio []int16
 				audio = append(audio, lsnSilence(lead)...)
-				audio = append(audio, sigRender(tone, play)...)
+				audio = append(audio, AppendTone(nil, tone, play)...)
 				audio = append(audio, lsnSilence(7*time.Second)...)
 				hs := lsnRun(NewListener(r.Tones()), audio)
 
@@ -167,7 +167,7 @@ func TestListenerFrequencies(t *testing.T) {
 		r, _ := region.Lookup(code)
 		for _, tone := range []boards.Tone{r.Dial, r.Ringback, r.Busy, r.OffHookWarning} {
 			l := NewListener(r.Tones())
-			hs := lsnRun(l, sigRender(tone, 2*time.Second+300*time.Millisecond))
+			hs := lsnRun(l, AppendTone(nil, tone, 2*time.Second+300*time.Millisecond))
 			var got []float64
 			for _, h := range slices.Backward(hs) {
 				if h.Name == tone.Name {
@@ -189,7 +189,7 @@ func TestListenerTestTones(t *testing.T) {
 	}{{1004, -10}, {1000, -10}, {440, -20}, {2600, -6}, {300, -40}, {3400, -16}} {
 		t.Run(fmt.Sprint(c.hz), func(t *testing.T) {
 			tone := boards.Tone{LoopFrom: -1, Segments: []boards.Segment{{Freqs: []float64{c.hz}, LevelDBm0: c.dbm0}}}
-			hs := lsnRun(NewListener(us.Tones()), sigRender(tone, 2*time.Second))
+			hs := lsnRun(NewListener(us.Tones()), AppendTone(nil, tone, 2*time.Second))
 			for i, h := range hs[len(hs)-50:] {
 				if h.Name != "tone" || len(h.FreqsHz) != 1 || math.Abs(h.FreqsHz[0]-c.hz) > 1 || math.Abs(h.LevelDBm0-c.dbm0) > 0.3 {
 					t.Fatalf("frame %d of the last second: heard %+v, want a %v Hz tone at %v dBm0", i, h, c.hz, c.dbm0)
@@ -199,7 +199,7 @@ func TestListenerTestTones(t *testing.T) {
 	}
 	t.Run("cadenced 1004 Hz", func(t *testing.T) {
 		tone := boards.Tone{LoopFrom: 0, Segments: []boards.Segment{{Freqs: []float64{1004}, LevelDBm0: -10, Duration: 300 * time.Millisecond}, {Duration: 300 * time.Millisecond}}}
-		for _, h := range lsnRun(NewListener(us.Tones()), sigRender(tone, 4*time.Second))[10:] {
+		for _, h := range lsnRun(NewListener(us.Tones()), AppendTone(nil, tone, 4*time.Second))[10:] {
 			if h.Name != "tone" {
 				t.Fatalf("heard %+v, want tone", h)
 			}
@@ -283,9 +283,9 @@ func TestListenerDialSilenceRingback(t *testing.T) {
 		t.Run(code, func(t *testing.T) {
 			r, _ := region.Lookup(code)
 			var audio []int16
-			audio = append(audio, sigRender(r.Dial, 3*time.Second)...)
+			audio = append(audio, AppendTone(nil, r.Dial, 3*time.Second)...)
 			audio = append(audio, lsnSilence(2*time.Second)...)
-			audio = append(audio, sigRender(r.Ringback, 8*time.Second)...)
+			audio = append(audio, AppendTone(nil, r.Ringback, 8*time.Second)...)
 			hs := lsnRun(NewListener(r.Tones()), audio)
 			at := func(d time.Duration) Hearing { return hs[int(d/boards.FrameDuration)-1] }
 			for _, c := range []struct {
@@ -316,7 +316,7 @@ func TestListenerDialSilenceRingback(t *testing.T) {
 func TestListenerNoAllocation(t *testing.T) {
 	uk, _ := region.Lookup("uk")
 	l := NewListener(uk.Tones())
-	frames := sigFrames(sigRender(uk.Ringback, 6*time.Second))
+	frames := sigFrames(AppendTone(nil, uk.Ringback, 6*time.Second))
 	for i := range frames {
 		l.Process(&frames[i])
 	}
@@ -336,8 +336,8 @@ func BenchmarkListenerProcess(b *testing.B) {
 		name  string
 		audio []int16
 	}{
-		{"ringback", sigRender(us.Ringback, 6*time.Second)},
-		{"dial", sigRender(us.Dial, time.Second)},
+		{"ringback", AppendTone(nil, us.Ringback, 6*time.Second)},
+		{"dial", AppendTone(nil, us.Dial, time.Second)},
 		{"speech", sigQuantize(sigSpeech(6*time.Second, rng))},
 		{"silence", lsnSilence(time.Second)},
 	} {
@@ -355,7 +355,7 @@ func BenchmarkListenerProcess(b *testing.B) {
 func BenchmarkListenerHearing(b *testing.B) {
 	us, _ := region.Lookup("us")
 	l := NewListener(us.Tones())
-	lsnRun(l, sigRender(us.Ringback, 10*time.Second))
+	lsnRun(l, AppendTone(nil, us.Ringback, 10*time.Second))
 	b.ReportAllocs()
 	for b.Loop() {
 		l.Hearing()
@@ -369,7 +369,7 @@ func TestListenerLineNoise(t *testing.T) {
 	for _, code := range region.Codes() {
 		r, _ := region.Lookup(code)
 		for _, tone := range []boards.Tone{r.Dial, r.Ringback, r.Busy, r.Reorder, r.Stutter} {
-			clean := sigRender(tone, 7*time.Second)
+			clean := AppendTone(nil, tone, 7*time.Second)
 			x := make([]float64, len(clean))
 			for i, v := range clean {
 				x[i] = float64(v)
@@ -390,8 +390,8 @@ func TestListenerLineNoise(t *testing.T) {
 // must always describe it in its own terms.
 func FuzzListener(f *testing.F) {
 	us, _ := region.Lookup("us")
-	f.Add(byte(0), sigBytes(sigRender(us.Busy, 700*time.Millisecond)))
-	f.Add(byte(2), sigBytes(sigRender(us.SIT, 500*time.Millisecond)))
+	f.Add(byte(0), sigBytes(AppendTone(nil, us.Busy, 700*time.Millisecond)))
+	f.Add(byte(2), sigBytes(AppendTone(nil, us.SIT, 500*time.Millisecond)))
 	f.Add(byte(1), []byte{0xff, 0x7f, 0x00, 0x80})
 	names := []string{"silence", "speech", "tone", "dial", "ringback", "busy", "reorder", "sit", "stutter", "warning"}
 	f.Fuzz(func(t *testing.T, reg byte, b []byte) {
@@ -434,7 +434,7 @@ func TestListenerModulatedTones(t *testing.T) {
 	dial := boards.Tone{Name: "dial", LoopFrom: -1, Segments: []boards.Segment{{Freqs: []float64{600}, LevelDBm0: -13, ModulateHz: 120}}}
 	tones := []boards.Tone{ring, dial}
 	for _, tone := range tones {
-		hs := lsnRun(NewListener(tones), sigRender(tone, 4*time.Second))
+		hs := lsnRun(NewListener(tones), AppendTone(nil, tone, 4*time.Second))
 		if h := hs[len(hs)-1]; h.Name != tone.Name {
 			t.Errorf("%s: heard %+v; %s", tone.Name, h, lsnStory(hs))
 		}
@@ -450,7 +450,7 @@ func TestListenerIntercept(t *testing.T) {
 		for _, s := range r.SIT.Segments {
 			sitLen += s.Duration
 		}
-		audio := append(sigRender(r.SIT, sitLen), sigRender(r.Reorder, 4*time.Second)...)
+		audio := append(AppendTone(nil, r.SIT, sitLen), AppendTone(nil, r.Reorder, 4*time.Second)...)
 		hs := lsnRun(NewListener(r.Tones()), audio)
 		if h := hs[int(600*time.Millisecond/boards.FrameDuration)]; h.Name != "sit" {
 			t.Errorf("%s: during SIT heard %+v", code, h)

@@ -47,19 +47,6 @@ func sigNoise(x []float64, dbm0 float64, rng *rand.Rand) {
 	}
 }
 
-// sigRender plays a tone through a ToneGen for d.
-func sigRender(t boards.Tone, d time.Duration) []int16 {
-	g := NewToneGen(t)
-	n := (sigSamples(d) + boards.FrameSamples - 1) / boards.FrameSamples
-	out := make([]int16, 0, n*boards.FrameSamples)
-	var f boards.Frame
-	for range n {
-		g.Fill(&f)
-		out = append(out, f[:]...)
-	}
-	return out[:sigSamples(d)]
-}
-
 // sigSpeech is a crude voice: a glottal pulse train (harmonics of a pitch
 // that glides between 85 and 260 Hz) shaped by three moving formants, cut
 // into syllables of 120-350 ms with pauses, with unvoiced (noisy)

@@ -2,6 +2,7 @@ package dsp
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/tipring/tipring/boards"
@@ -72,6 +73,32 @@ func durationSamples(d time.Duration) int64 {
 		n++
 	}
 	return n
+}
+
+// AppendTone appends the first d of t to dst, sample for sample as a
+// ToneGen started at the beginning of t plays it (a tone that ends is
+// followed by silence), and returns the extended slice. It is for audio
+// prepared ahead, such as test signals and files to send; live audio uses
+// a ToneGen frame by frame. A d of zero or less appends nothing.
+func AppendTone(dst []int16, t boards.Tone, d time.Duration) []int16 {
+	return appendTone(dst, t, durationSamples(d))
+}
+
+// appendTone appends the first n samples of t.
+func appendTone(dst []int16, t boards.Tone, n int64) []int16 {
+	if n <= 0 {
+		return dst
+	}
+	dst = slices.Grow(dst, int(min(n, math.MaxInt32)))
+	g := NewToneGen(t)
+	var f boards.Frame
+	for n > 0 {
+		g.Fill(&f)
+		k := min(n, int64(len(f)))
+		dst = append(dst, f[:k]...)
+		n -= k
+	}
+	return dst
 }
 
 // NewToneGen returns a generator positioned at the start of t.

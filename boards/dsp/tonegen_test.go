@@ -21,8 +21,8 @@ func sigRMS(x []int16) float64 {
 
 func TestToneGenLevelAndFrequency(t *testing.T) {
 	tone := boards.Tone{Segments: []boards.Segment{{Freqs: []float64{1004}, LevelDBm0: -10}}, LoopFrom: -1}
-	x := sigRender(tone, time.Second)
-	if l := DBm0(sigRMS(x)); math.Abs(l+10) > 0.02 {
+	x := AppendTone(nil, tone, time.Second)
+	if l := LevelDBm0(x); math.Abs(l+10) > 0.02 {
 		t.Errorf("level %.3f dBm0, want -10", l)
 	}
 	// Count rising zero crossings over a second.
@@ -41,7 +41,7 @@ func TestToneGenLevelAndFrequency(t *testing.T) {
 // sine computed in one go (within rounding), so no frame boundary clicks.
 func TestToneGenPhaseContinuous(t *testing.T) {
 	tone := boards.Tone{Segments: []boards.Segment{{Freqs: []float64{350, 440}, LevelDBm0: -13}}, LoopFrom: -1}
-	x := sigRender(tone, 10*time.Second)
+	x := AppendTone(nil, tone, 10*time.Second)
 	a := AmplitudeForDBm0(-13)
 	for i, v := range x {
 		ph := 2 * math.Pi * float64(i) / boards.SampleRate
@@ -58,7 +58,7 @@ func TestToneGenSegmentChangeWithoutClick(t *testing.T) {
 		{Freqs: []float64{1370.6}, LevelDBm0: -10, Duration: 7 * tms},
 		{Freqs: []float64{1776.7}, LevelDBm0: -10, Duration: 11 * tms},
 	}}
-	x := sigRender(tone, time.Second)
+	x := AppendTone(nil, tone, time.Second)
 	a := AmplitudeForDBm0(-10)
 	// The largest step of a sine of amplitude a at 1776.7 Hz.
 	maxStep := a*2*math.Sin(math.Pi*1776.7/boards.SampleRate) + 2
@@ -75,7 +75,7 @@ func TestToneGenCadenceIsSampleExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Reorder: 250 ms on, 250 ms off, looping: 2000 samples each.
-	x := sigRender(us.Reorder, 3*time.Second)
+	x := AppendTone(nil, us.Reorder, 3*time.Second)
 	for p := 0; p+4000 <= len(x); p += 4000 {
 		on := x[p : p+2000]
 		off := x[p+2000 : p+4000]
@@ -94,7 +94,7 @@ func TestToneGenLoopFrom(t *testing.T) {
 		{Duration: 10 * tms},
 		{Freqs: []float64{2000}, LevelDBm0: -10, Duration: 10 * tms},
 	}}
-	x := sigRender(tone, 110*tms)
+	x := AppendTone(nil, tone, 110*tms)
 	seg := func(ms0, ms1 int) []int16 { return x[ms0*8 : ms1*8] }
 	if sigRMS(seg(0, 30)) == 0 || sigRMS(seg(30, 40)) != 0 || sigRMS(seg(40, 50)) == 0 ||
 		sigRMS(seg(50, 60)) != 0 || sigRMS(seg(60, 70)) == 0 || sigRMS(seg(70, 80)) != 0 {
@@ -144,7 +144,7 @@ func TestToneGenModulated(t *testing.T) {
 	// 400 Hz modulated at 25 Hz: silent at the envelope's troughs (every
 	// 40 ms from the start), full amplitude at its crests.
 	tone := boards.Tone{LoopFrom: -1, Segments: []boards.Segment{{Freqs: []float64{400}, LevelDBm0: -10, ModulateHz: 25}}}
-	x := sigRender(tone, 400*tms)
+	x := AppendTone(nil, tone, 400*tms)
 	a := AmplitudeForDBm0(-10)
 	peak := func(c int) float64 {
 		var m float64
@@ -165,7 +165,7 @@ func TestToneGenModulated(t *testing.T) {
 
 func TestToneGenClipsInsteadOfWrapping(t *testing.T) {
 	tone := boards.Tone{LoopFrom: -1, Segments: []boards.Segment{{Freqs: []float64{500, 500}, LevelDBm0: 0}}}
-	x := sigRender(tone, 20*tms)
+	x := AppendTone(nil, tone, 20*tms)
 	// 500 Hz is 16 samples per cycle: sample 4 is the crest, 12 the trough.
 	if x[4] != 32767 || x[12] != -32768 {
 		t.Errorf("crest %d, trough %d: want clipped to full scale", x[4], x[12])
@@ -206,5 +206,41 @@ func BenchmarkToneGenFill(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		g.Fill(&f)
+	}
+}
+
+func TestAppendToneIsToneGen(t *testing.T) {
+	us, err := region.Lookup("us")
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := us.Busy
+	var want []int16
+	g := NewToneGen(busy)
+	var f boards.Frame
+	for range 62 {
+		g.Fill(&f)
+		want = append(want, f[:]...)
+	}
+	head := []int16{7, 8}
+	got := AppendTone(head, busy, 1234567*time.Microsecond) // 9876.5 samples: rounds up
+	if len(got) != 2+9877 || got[0] != 7 || got[1] != 8 {
+		t.Fatalf("appended %d samples after %v, want 9877 after [7 8]", len(got)-2, got[:2])
+	}
+	for i, v := range got[2:] {
+		if v != want[i] {
+			t.Fatalf("sample %d: %d, ToneGen gives %d", i, v, want[i])
+		}
+	}
+	// A tone that ends is followed by silence.
+	beep := boards.Tone{LoopFrom: -1, Segments: []boards.Segment{{Freqs: []float64{1000}, LevelDBm0: -10, Duration: 10 * tms}}}
+	x := AppendTone(nil, beep, 30*tms)
+	if len(x) != 240 || sigRMS(x[:80]) == 0 || sigRMS(x[80:]) != 0 {
+		t.Errorf("10 ms beep in 30 ms: %d samples, sound %v then %v", len(x), sigRMS(x[:80]), sigRMS(x[80:]))
+	}
+	for _, d := range []time.Duration{0, -time.Second, 62 * time.Microsecond} {
+		if got := AppendTone(head, busy, d); len(got) != 2 {
+			t.Errorf("AppendTone for %v appended %d samples", d, len(got)-2)
+		}
 	}
 }

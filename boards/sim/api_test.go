@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tipring/tipring/boards/dsp"
 )
 
 // raw sends a request to the control API without the client's help.
@@ -199,7 +201,7 @@ func TestDialRequestCanBeCancelled(t *testing.T) {
 	go func() { done <- r.client.Dial(ctx, 1, "1111111111", "dtmf") }()
 	r.waitBusy(1, done)
 	// Let the dial start ('1' is 697 + 1209 Hz), then give up on it.
-	for i := 0; levelAt(line.recorded(), 697) < -30; i++ {
+	for i := 0; dsp.ToneLevelDBm0(line.recorded(), 697) < -30; i++ {
 		if i > 500 {
 			t.Fatal("the phone never started dialling")
 		}
@@ -224,7 +226,7 @@ func TestDialRequestCanBeCancelled(t *testing.T) {
 	}
 	line.recorded()
 	r.step(300 * time.Millisecond)
-	if lvl := levelAt(line.recorded(), 697); lvl > -40 {
+	if lvl := dsp.ToneLevelDBm0(line.recorded(), 697); lvl > -40 {
 		t.Errorf("697 Hz at %.1f dBm0 after the dial was called off", lvl)
 	}
 }
@@ -237,7 +239,7 @@ func TestSendReplacesSend(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.client.Send(r.ctx, 1, SendRequest{ToneHz: 500, Ms: 5000, Wait: true}) }()
 	r.waitBusy(1, done)
-	for i := 0; levelAt(line.recorded(), 500) < -20; i++ {
+	for i := 0; dsp.ToneLevelDBm0(line.recorded(), 500) < -20; i++ {
 		if i > 500 {
 			t.Fatal("the phone never started sending")
 		}
@@ -251,8 +253,8 @@ func TestSendReplacesSend(t *testing.T) {
 	}
 	r.step(500 * time.Millisecond)
 	up := line.recorded()
-	if levelAt(up, 1500) < -12 || levelAt(up, 500) > -40 {
-		t.Errorf("after the second send: 1500 Hz %.1f dBm0, 500 Hz %.1f dBm0", levelAt(up, 1500), levelAt(up, 500))
+	if dsp.ToneLevelDBm0(up, 1500) < -12 || dsp.ToneLevelDBm0(up, 500) > -40 {
+		t.Errorf("after the second send: 1500 Hz %.1f dBm0, 500 Hz %.1f dBm0", dsp.ToneLevelDBm0(up, 1500), dsp.ToneLevelDBm0(up, 500))
 	}
 }
 

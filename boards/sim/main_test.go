@@ -211,28 +211,6 @@ func pureTone(hz, level float64) boards.Tone {
 	return boards.Tone{Name: "test", LoopFrom: -1, Segments: []boards.Segment{{Freqs: []float64{hz}, LevelDBm0: level}}}
 }
 
-// levelAt measures the level of the hz component of x in dBm0, with a
-// Goertzel filter over all of x (the test's own yardstick, independent of
-// the Listener).
-func levelAt(x []int16, hz float64) float64 {
-	if len(x) == 0 {
-		return math.Inf(-1)
-	}
-	w := 2 * math.Pi * hz / boards.SampleRate
-	coeff := 2 * math.Cos(w)
-	var s1, s2 float64
-	for i, v := range x {
-		// A Hann window keeps a strong neighbour from leaking in.
-		win := 0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/float64(len(x)-1))
-		s := float64(v)*win + coeff*s1 - s2
-		s2, s1 = s1, s
-	}
-	power := s1*s1 + s2*s2 - coeff*s1*s2
-	// The Hann window halves a sine's amplitude in its bin.
-	amp := 2 * math.Sqrt(math.Max(power, 0)) / (0.5 * float64(len(x)))
-	return 20*math.Log10(amp/32767) + 3.17
-}
-
 func kinds(evs []boards.Event) []string {
 	out := make([]string, len(evs))
 	for i, ev := range evs {

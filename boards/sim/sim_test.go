@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tipring/tipring/boards"
+	"github.com/tipring/tipring/boards/dsp"
 	"github.com/tipring/tipring/boards/region"
 )
 
@@ -269,15 +270,15 @@ func TestSendToneReachesAudioFunc(t *testing.T) {
 	}
 	r.step(1000 * ms)
 	up := line.recorded()
-	if lvl := levelAt(up[len(up)/4:len(up)*3/4], 1004); !near64(lvl, -10, 1) {
+	if lvl := dsp.ToneLevelDBm0(up[len(up)/4:len(up)*3/4], 1004); !near64(lvl, -10, 1) {
 		t.Errorf("1004 Hz in the up audio at %.1f dBm0, want -10", lvl)
 	}
-	if lvl := levelAt(up, 700); lvl > -40 {
+	if lvl := dsp.ToneLevelDBm0(up, 700); lvl > -40 {
 		t.Errorf("700 Hz in the up audio at %.1f dBm0: the phone sent more than its tone", lvl)
 	}
 	// The tone lasted 1 s: after it the phone is quiet again.
 	r.step(200 * ms)
-	if lvl := levelAt(line.recorded(), 1004); lvl > -50 {
+	if lvl := dsp.ToneLevelDBm0(line.recorded(), 1004); lvl > -50 {
 		t.Errorf("1004 Hz still at %.1f dBm0 after the tone's end", lvl)
 	}
 }
@@ -297,7 +298,7 @@ func TestSendWaitsWhenAsked(t *testing.T) {
 	if took := r.clock.Now().Sub(start); took < 800*ms {
 		t.Errorf("send with wait returned after %v of board time, before its 800 ms tone ended", took)
 	}
-	if lvl := levelAt(line.recorded(), 600); !near64(lvl, DefaultSendDBm0, 3) {
+	if lvl := dsp.ToneLevelDBm0(line.recorded(), 600); !near64(lvl, DefaultSendDBm0, 3) {
 		t.Errorf("600 Hz sent at %.1f dBm0, want about %.0f", lvl, DefaultSendDBm0)
 	}
 }
@@ -309,18 +310,16 @@ func TestSendWAVReachesAudioFunc(t *testing.T) {
 	r.hook(1, true)
 	r.step(40 * ms)
 	// Half a second of 1004 Hz at -10 dBm0.
-	amp := 32767 * math.Pow(10, (-10-3.17)/20)
-	pcm := make([]int16, 4000)
-	for i := range pcm {
-		pcm[i] = int16(amp * math.Sin(2*math.Pi*1004*float64(i)/boards.SampleRate))
-	}
+	pcm := dsp.AppendTone(nil, pureTone(1004, -10), 500*ms)
 	line.recorded()
 	if err := r.client.SendWAV(r.ctx, 1, EncodeWAV(pcm)); err != nil {
 		t.Fatalf("SendWAV: %v", err)
 	}
 	r.step(600 * ms)
 	up := line.recorded()
-	if lvl := levelAt(up, 1004); !near64(lvl, -10-10*math.Log10(600.0/500), 1) {
+	// Every sample counts alike in the measure: 500 ms of tone in 600 ms of
+	// audio is 20·log10(5/6) below the tone's level.
+	if lvl := dsp.ToneLevelDBm0(up, 1004); !near64(lvl, -10+20*math.Log10(500.0/600), 1) {
 		t.Errorf("1004 Hz in 600 ms of up audio at %.1f dBm0, want the 500 ms WAV at -10", lvl)
 	}
 }
@@ -341,7 +340,7 @@ func TestHeard(t *testing.T) {
 	if len(pcm) != 4000 {
 		t.Errorf("heard 500 ms = %d samples, want 4000", len(pcm))
 	}
-	if lvl := levelAt(pcm, 1004); !near64(lvl, -10, 1) {
+	if lvl := dsp.ToneLevelDBm0(pcm, 1004); !near64(lvl, -10, 1) {
 		t.Errorf("1004 Hz in heard at %.1f dBm0, want -10", lvl)
 	}
 	// More than has been heard: what there is.
@@ -717,10 +716,10 @@ func TestHeardKeepsTheLastTenSeconds(t *testing.T) {
 	if len(pcm) != MaxHeardMs*8 {
 		t.Fatalf("heard %d samples, want %d", len(pcm), MaxHeardMs*8)
 	}
-	if lvl := levelAt(pcm, 1004); lvl > -40 {
+	if lvl := dsp.ToneLevelDBm0(pcm, 1004); lvl > -40 {
 		t.Errorf("1004 Hz from 10.5 s ago still in heard at %.1f dBm0", lvl)
 	}
-	if lvl := levelAt(pcm[len(pcm)-8000:], 600); !near64(lvl, -10, 1) {
+	if lvl := dsp.ToneLevelDBm0(pcm[len(pcm)-8000:], 600); !near64(lvl, -10, 1) {
 		t.Errorf("600 Hz in the last second of heard at %.1f dBm0, want -10", lvl)
 	}
 }

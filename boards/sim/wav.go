@@ -29,8 +29,25 @@ const (
 
 // ReadWAV reads a RIFF/WAVE file holding 8 kHz, 16-bit, mono linear PCM and
 // returns its samples. Errors name the problem; a valid file in another
-// format gives an error wrapping ErrUnsupportedWAV.
+// format gives an error wrapping ErrUnsupportedWAV. A data chunk that
+// declares more bytes than follow is an error: the control API plays what
+// it is sent, and a damaged upload should be refused, not cut short.
 func ReadWAV(r io.Reader) ([]int16, error) {
+	return readWAV(r, false)
+}
+
+// ReadPartialWAV is ReadWAV for a file its writer may not have finished,
+// such as a recorder's output read while (or after) it was stopped
+// mid-write: a data chunk that declares more bytes than follow (or the
+// streaming size) yields the samples that are there, without a trailing
+// half sample. Everything else,
+// the format and the chunks before the data included, is checked as
+// strictly as ReadWAV checks it.
+func ReadPartialWAV(r io.Reader) ([]int16, error) {
+	return readWAV(r, true)
+}
+
+func readWAV(r io.Reader, partial bool) ([]int16, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxWAVBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read WAV: %w", err)
@@ -38,10 +55,12 @@ func ReadWAV(r io.Reader) ([]int16, error) {
 	if len(data) > MaxWAVBytes {
 		return nil, fmt.Errorf("WAV file larger than %d bytes", MaxWAVBytes)
 	}
-	return parseWAV(data)
+	return parseWAV(data, partial)
 }
 
-func parseWAV(data []byte) ([]int16, error) {
+// parseWAV decodes a whole file; partial allows a data chunk that runs past
+// the end of data (see ReadPartialWAV).
+func parseWAV(data []byte, partial bool) ([]int16, error) {
 	if len(data) < 12 {
 		return nil, fmt.Errorf("not a WAV file: %d bytes is shorter than a RIFF header", len(data))
 	}
@@ -63,8 +82,15 @@ func parseWAV(data []byte) ([]int16, error) {
 		switch {
 		case id == "data" && size == riffStreaming:
 			size = uint32(len(body))
+			if partial {
+				size &^= 1
+			}
 		case uint64(size) > uint64(len(body)):
-			return nil, fmt.Errorf("WAV chunk %q truncated: declares %d bytes, %d present", printable(id), size, len(body))
+			if !partial || id != "data" {
+				return nil, fmt.Errorf("WAV chunk %q truncated: declares %d bytes, %d present", printable(id), size, len(body))
+			}
+			// The writer stopped inside this chunk, maybe inside a sample.
+			size = uint32(len(body)) &^ 1
 		}
 		chunk := body[:size]
 		switch id {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -99,6 +100,10 @@ func TestReadWAV(t *testing.T) {
 						t.Fatalf("got %v, want %v", got, tc.want)
 					}
 				}
+				// What reads strictly reads the same when partial files are allowed.
+				if part, err := ReadPartialWAV(bytes.NewReader(tc.file)); err != nil || !slices.Equal(part, got) {
+					t.Fatalf("ReadPartialWAV = %v, %v; ReadWAV gave %v", part, err, got)
+				}
 				return
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.errContains) {
@@ -106,6 +111,54 @@ func TestReadWAV(t *testing.T) {
 			}
 			if errors.Is(err, ErrUnsupportedWAV) != tc.unsupported {
 				t.Errorf("errors.Is(err, ErrUnsupportedWAV) = %v, want %v", !tc.unsupported, tc.unsupported)
+			}
+		})
+	}
+}
+
+func TestReadPartialWAV(t *testing.T) {
+	good := fmtChunk(1, 1, 8000, 16)
+	pcm := []byte{1, 0, 0xff, 0xff, 0, 0x80}
+	rec := make([]int16, 1000)
+	for i := range rec {
+		rec[i] = int16(i)
+	}
+	for _, tc := range []struct {
+		name        string
+		file        []byte
+		want        []int16
+		errContains string
+	}{
+		// A recorder stopped mid-call leaves the header's sizes too large,
+		// and may stop inside a sample.
+		{"recording cut short", EncodeWAV(rec)[:44+500*2+1], rec[:500], ""},
+		{"data shorter than declared", wavFile(good, []byte("data\x10\x00\x00\x00\x01\x00")), []int16{1}, ""},
+		{"streaming size cut inside a sample", append(wavFile(good), append([]byte("data\xff\xff\xff\xff"), pcm[:5]...)...), []int16{1, -1}, ""},
+		{"cut in the data header", wavFile(good, []byte("dat")), nil, "chunk header truncated"},
+		// Only the data chunk may run short: the rest is as strict as ReadWAV.
+		{"fmt shorter than declared", wavFile([]byte("fmt \xe8\x03\x00\x00"), good[8:], chunk("data", pcm)), nil, `"fmt " truncated: declares 1000 bytes`},
+		{"LIST shorter than declared", wavFile(good, []byte("LIST\x10\x00\x00\x00ab")), nil, `"LIST" truncated`},
+		{"complete odd data", wavFile(good, chunk("data", pcm[:3])), nil, "odd length"},
+		{"stereo", wavFile(fmtChunk(1, 2, 8000, 16), []byte("data\x10\x00\x00\x00\x01\x00")), nil, "2 channels"},
+		{"not RIFF", []byte("RIFX\x00\x00\x00\x00WAVE"), nil, "RIFF/WAVE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ReadPartialWAV(bytes.NewReader(tc.file))
+			if tc.errContains != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errContains) {
+					t.Fatalf("ReadPartialWAV error %v, want one containing %q", err, tc.errContains)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ReadPartialWAV: %v", err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("got %d samples %v, want %d", len(got), got[:min(len(got), 8)], len(tc.want))
+			}
+			// The control API's reader refuses the same file.
+			if _, err := ReadWAV(bytes.NewReader(tc.file)); err == nil {
+				t.Error("ReadWAV accepted a file cut short")
 			}
 		})
 	}
@@ -124,25 +177,30 @@ func FuzzReadWAV(f *testing.F) {
 	f.Add(wavFile(fmtChunk(1, 1, 8000, 16), chunk("LIST", []byte("x")), chunk("data", []byte{1, 2})))
 	f.Add(wavFile(extensibleFmt(1), chunk("data", []byte{1, 2})))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		pcm, err := ReadWAV(bytes.NewReader(data))
+		strict, strictErr := ReadWAV(bytes.NewReader(data))
+		if strictErr != nil && strict != nil {
+			t.Fatalf("samples returned with error %v", strictErr)
+		}
+		pcm, err := ReadPartialWAV(bytes.NewReader(data))
 		if err != nil {
 			if pcm != nil {
 				t.Fatalf("samples returned with error %v", err)
 			}
+			if strictErr == nil {
+				t.Fatalf("ReadPartialWAV refused what ReadWAV read: %v", err)
+			}
 			return
+		}
+		if strictErr == nil && !slices.Equal(strict, pcm) {
+			t.Fatalf("ReadWAV and ReadPartialWAV read %d and %d samples", len(strict), len(pcm))
 		}
 		// Whatever reads must survive a round trip unchanged.
 		again, err := ReadWAV(bytes.NewReader(EncodeWAV(pcm)))
 		if err != nil {
 			t.Fatalf("re-read of an encoded file: %v", err)
 		}
-		if len(again) != len(pcm) {
-			t.Fatalf("round trip changed %d samples into %d", len(pcm), len(again))
-		}
-		for i := range pcm {
-			if again[i] != pcm[i] {
-				t.Fatalf("round trip changed sample %d", i)
-			}
+		if !slices.Equal(again, pcm) {
+			t.Fatalf("round trip changed %d samples into %d, or their values", len(pcm), len(again))
 		}
 	})
 }

@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -11,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -64,25 +62,8 @@ type device struct {
 	Phone   *sim.Client
 	API     *api.Client
 	cmd     *exec.Cmd
-	out     *syncBuffer
+	out     *peers.LogBuffer
 	stopped chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startDevice writes a configuration for the accounts (line 1, line 2 …),
@@ -115,7 +96,7 @@ func startDevice(t *testing.T, region string, accounts ...account) *device {
 	d := &device{
 		t:       t,
 		SIP:     netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sipPort)),
-		out:     &syncBuffer{},
+		out:     &peers.LogBuffer{},
 		stopped: make(chan error, 1),
 	}
 	d.cmd = exec.Command(tipringBin, "run", "--config", path)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tipring/tipring/boards/dsp"
 	"github.com/tipring/tipring/boards/sim"
 	"github.com/tipring/tipring/scripts/peers"
 )
@@ -267,7 +268,7 @@ func TestBaresipCallsThePhone(t *testing.T) {
 	d.hook(1, false)
 	b.WaitEvent(t, "CALL_CLOSED", 10*time.Second)
 	audio := peers.TrimSilence(b.ReceivedAudio(t), -40)
-	if lvl := peers.ToneDBm0(audio, 700); math.Abs(lvl-(-10)) > 3 {
+	if lvl := dsp.ToneLevelDBm0(audio, 700); math.Abs(lvl-(-10)) > 3 {
 		t.Fatalf("baresip received the phone's 700 Hz at %.1f dBm0 (of %d samples), want about -10", lvl, len(audio))
 	}
 }

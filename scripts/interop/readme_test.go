@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tipring/tipring/boards/sim"
+	"github.com/tipring/tipring/scripts/peers"
 )
 
 // repoRoot is the checkout's top folder (this package is scripts/interop).
@@ -157,7 +158,7 @@ func startDevSetup(t *testing.T, root string) {
 	t.Helper()
 	cmd := exec.Command("make", "run")
 	cmd.Dir = root
-	out := &syncBuffer{}
+	out := &peers.LogBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

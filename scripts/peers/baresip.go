@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tipring/tipring/boards/sim"
 )
 
 // BaresipOptions configures a baresip softphone.
@@ -101,7 +103,7 @@ func StartBaresip(t testing.TB, opts BaresipOptions) *Baresip {
 	}
 	audio := opts.Audio
 	if audio == nil {
-		audio = Tone(opts.ToneHz, opts.ToneDBm0, opts.AudioDuration)
+		audio = sine(opts.ToneHz, opts.ToneDBm0, opts.AudioDuration)
 	}
 
 	dir := t.TempDir()
@@ -110,7 +112,7 @@ func StartBaresip(t testing.TB, opts BaresipOptions) *Baresip {
 		t.Fatalf("peers: %v", err)
 	}
 	src := filepath.Join(dir, "source.wav")
-	if err := os.WriteFile(src, EncodeWAV(audio), 0o644); err != nil {
+	if err := os.WriteFile(src, sim.EncodeWAV(audio), 0o644); err != nil {
 		t.Fatalf("peers: %v", err)
 	}
 	// SIP port and SIP port + 1 (baresip's TLS listener); control port.
@@ -274,9 +276,15 @@ func (b *Baresip) ReceivedAudio(t testing.TB) []int16 {
 	if err != nil {
 		t.Fatalf("peers: %v", err)
 	}
-	s, err := ReadWAV(path)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatalf("peers: %v", err)
+	}
+	defer f.Close()
+	// The recorder may not have written its final sizes (a call cut short).
+	s, err := sim.ReadPartialWAV(f)
+	if err != nil {
+		t.Fatalf("peers: %s: %v", path, err)
 	}
 	return s
 }

@@ -1,7 +1,6 @@
 package peers
 
 import (
-	"math"
 	"testing"
 	"time"
 
@@ -17,24 +16,6 @@ var (
 	bob   = User{Name: "1002", Password: "pass1002"}
 	far   = User{Name: "2000", Password: "pass2000"}
 )
-
-// assertTone checks that audio carries hz at about levelDBm0 (G.711 and a
-// little jitter cost a dB or two) and that it is the dominant sound.
-func assertTone(t *testing.T, what string, audio []int16, hz, levelDBm0 float64) {
-	t.Helper()
-	audio = TrimSilence(audio, -40)
-	if len(audio) < 4000 {
-		t.Fatalf("%s: only %d samples of audio, want at least half a second", what, len(audio))
-	}
-	got := ToneDBm0(audio, hz)
-	total := LevelDBm0(audio)
-	if math.Abs(got-levelDBm0) > 3 {
-		t.Fatalf("%s: %v Hz at %.1f dBm0 (all audio %.1f dBm0), want %.1f dBm0 ± 3", what, hz, got, total, levelDBm0)
-	}
-	if total-got > 1.5 {
-		t.Fatalf("%s: %v Hz is %.1f dBm0 but all audio is %.1f dBm0: something else is in there", what, hz, got, total)
-	}
-}
 
 func TestKamailioRegistrar(t *testing.T) {
 	k := StartKamailio(t, []User{alice, bob})
@@ -103,7 +84,7 @@ func TestSIPpCallsDeviceThroughKamailio(t *testing.T) {
 		t.Fatalf("device got %d BYE, want 1", byes)
 	}
 	audio, _ := dev.Heard()
-	assertTone(t, "audio from SIPp", audio, 1004, SIPpToneLevelDBm0)
+	AssertTone(t, "audio from SIPp", audio, 1004, SIPpToneLevelDBm0)
 }
 
 // The device calls a SIPp far end registered at Kamailio, with proxy
@@ -128,7 +109,7 @@ func TestDeviceCallsSIPpAnswerTone(t *testing.T) {
 		t.Fatalf("device got %d BYE from the far end, want 1", byes)
 	}
 	audio, _ := dev.Heard()
-	assertTone(t, "far end's tone", audio, 1004, SIPpToneLevelDBm0)
+	AssertTone(t, "far end's tone", audio, 1004, SIPpToneLevelDBm0)
 }
 
 func TestDeviceCallsSIPpBusy(t *testing.T) {
@@ -165,9 +146,9 @@ func TestDeviceCallsSIPpEarlyMedia(t *testing.T) {
 	if exit, err := s.Wait(15 * time.Second); err != nil || exit != 0 {
 		t.Fatalf("sipp exit %d, %v\n%s", exit, err, s.Report())
 	}
-	assertTone(t, "early media", early, 800, SIPpToneLevelDBm0)
+	AssertTone(t, "early media", early, 800, SIPpToneLevelDBm0)
 	answered, _ := dev.Heard()
-	assertTone(t, "answered audio", answered, 1004, SIPpToneLevelDBm0)
+	AssertTone(t, "answered audio", answered, 1004, SIPpToneLevelDBm0)
 }
 
 // SIPp calls the device and cancels while it rings.
@@ -237,8 +218,8 @@ func TestBaresipCalls(t *testing.T) {
 	heard := dev.WaitHeard(2*time.Second, 10*time.Second)
 	dev.Hangup()
 	b.WaitEvent(t, "CALL_CLOSED", 5*time.Second)
-	assertTone(t, "device hears baresip", heard, 1004, -10)
-	assertTone(t, "baresip hears device", b.ReceivedAudio(t), PhoneToneHz, -10)
+	AssertTone(t, "device hears baresip", heard, 1004, -10)
+	AssertTone(t, "baresip hears device", b.ReceivedAudio(t), PhoneToneHz, -10)
 
 	// And the other way: baresip dials the device.
 	dev.ResetHeard()
@@ -328,7 +309,7 @@ func TestDeviceCallsSIPpEcho(t *testing.T) {
 		t.Fatalf("call: %d\n%s", code, s.Report())
 	}
 	heard := dev.WaitHeard(time.Second, 10*time.Second)
-	assertTone(t, "echo from SIPp", heard, PhoneToneHz, -10)
+	AssertTone(t, "echo from SIPp", heard, PhoneToneHz, -10)
 	if exit, err := s.Wait(15 * time.Second); err != nil || exit != 0 {
 		t.Fatalf("sipp exit %d, %v\n%s", exit, err, s.Report())
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
+
+	"github.com/tipring/tipring/boards"
 )
 
 // PhoneToneHz is what a Phone says into every call: a tone distinct from
@@ -315,7 +317,7 @@ func (u *Phone) Heard() ([]int16, int) { return u.media.heard() }
 // sleeping: on a loaded machine audio comes late, not never.
 func (u *Phone) WaitHeard(d, timeout time.Duration) []int16 {
 	u.t.Helper()
-	want := int(d.Seconds() * sampleRate)
+	want := int(d.Seconds() * boards.SampleRate)
 	var heard []int16
 	WaitFor(u.t, timeout, fmt.Sprintf("%v of audio at %s", d, u.opts.User), func() bool {
 		heard, _ = u.media.heard()
@@ -363,7 +365,7 @@ func newPhoneMedia(t testing.TB) *phoneMedia {
 		t.Fatalf("peers: phone media: %v", err)
 	}
 	m := &phoneMedia{conn: c, port: port, done: make(chan struct{}), stop: make(chan struct{}), sent: make(chan struct{}),
-		tone: Tone(PhoneToneHz, -10, time.Second)}
+		tone: sine(PhoneToneHz, -10, time.Second)}
 	go m.receive()
 	go m.send()
 	return m

@@ -36,17 +36,19 @@ func lookPath(t testing.TB, name string) string {
 	return ""
 }
 
-// logBuffer keeps a process's output for the test to read while the process
-// runs. It keeps the most recent maxLog bytes: SIPp redraws its screen every
-// second, and a long test must not grow without bound.
-type logBuffer struct {
+// LogBuffer keeps a process's output, or a logger's, for the test to read
+// while it is still being written: Write and String may be called from
+// different goroutines. It keeps the most recent 4 MiB: SIPp redraws its
+// screen every second, and a long test must not grow without bound. The
+// zero value is ready to use.
+type LogBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
 const maxLog = 4 << 20
 
-func (b *logBuffer) Write(p []byte) (int, error) {
+func (b *LogBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf.Write(p)
@@ -56,7 +58,7 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (b *logBuffer) String() string {
+func (b *LogBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
@@ -66,8 +68,8 @@ func (b *logBuffer) String() string {
 type process struct {
 	name   string
 	cmd    *exec.Cmd
-	stdout logBuffer
-	stderr logBuffer
+	stdout LogBuffer
+	stderr LogBuffer
 	done   chan struct{}
 	// Set before done is closed.
 	exitCode int

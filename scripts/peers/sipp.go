@@ -70,7 +70,7 @@ func StartSIPp(t testing.TB, scenario string, args ...string) *SIPp {
 		t.Fatalf("peers: %v", err)
 	}
 	for _, tone := range sippTones {
-		b := EncodeUlaw(Tone(tone.hz, SIPpToneLevelDBm0, time.Second))
+		b := EncodeUlaw(sine(tone.hz, SIPpToneLevelDBm0, time.Second))
 		if err := os.WriteFile(filepath.Join(dir, tone.file), b, 0o644); err != nil {
 			t.Fatalf("peers: %v", err)
 		}

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/tipring/tipring/boards"
+	"github.com/tipring/tipring/boards/dsp"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -177,54 +180,28 @@ func setPort(port uint16) func([]byte) []byte {
 	}
 }
 
-// tone is a continuous sine, frame after frame.
-type tone struct {
-	hz, amp float64
-	n       int
-}
-
-func (g *tone) frame() []int16 {
-	f := make([]int16, frameSamples)
-	for i := range f {
-		f[i] = int16(g.amp * math.Sin(2*math.Pi*g.hz*float64(g.n)/8000))
-		g.n++
+// tone returns a source of frames of a continuous sine at hz and
+// levelDBm0, rendered as the boards render tones.
+func tone(hz, levelDBm0 float64) func() []int16 {
+	g := dsp.NewToneGen(boards.Tone{LoopFrom: -1, Segments: []boards.Segment{{Freqs: []float64{hz}, LevelDBm0: levelDBm0}}})
+	return func() []int16 {
+		var f boards.Frame
+		g.Fill(&f)
+		return f[:]
 	}
-	return f
 }
 
-// goertzel is the amplitude of the hz component of x.
-func goertzel(x []int16, hz float64) float64 {
-	c := 2 * math.Cos(2*math.Pi*hz/8000)
-	var s1, s2 float64
-	for _, v := range x {
-		s0 := float64(v) + c*s1 - s2
-		s2, s1 = s1, s0
-	}
-	p := s1*s1 + s2*s2 - c*s1*s2
-	return 2 * math.Sqrt(math.Max(p, 0)) / float64(len(x))
-}
-
-func rms(x []int16) float64 {
-	var e float64
-	for _, v := range x {
-		e += float64(v) * float64(v)
-	}
-	return math.Sqrt(e / float64(len(x)))
-}
-
-func db(ratio float64) float64 { return 20 * math.Log10(ratio) }
-
-// checkTone asserts that x is a tone at hz of amplitude amp (±1 dB), clean
-// of other frequencies.
-func checkTone(t *testing.T, who string, x []int16, hz, amp float64) {
+// checkTone asserts that x is a tone at hz and levelDBm0 (±1 dB), clean of
+// other frequencies.
+func checkTone(t *testing.T, who string, x []int16, hz, levelDBm0 float64) {
 	t.Helper()
-	got := goertzel(x, hz)
-	if d := db(got / amp); math.Abs(d) > 1 {
-		t.Errorf("%s: %g Hz at %.0f, sent %.0f: %+.2f dB, want within ±1 dB", who, hz, got, amp, d)
+	got := dsp.ToneLevelDBm0(x, hz)
+	if d := got - levelDBm0; math.Abs(d) > 1 {
+		t.Errorf("%s: %g Hz at %.1f dBm0, sent at %.1f dBm0: %+.2f dB, want within ±1 dB", who, hz, got, levelDBm0, d)
 	}
 	for _, other := range []float64{hz - 100, hz + 100, hz / 2, hz * 2} {
-		if o := goertzel(x, other); db(got/o) < 30 {
-			t.Errorf("%s: %g Hz only %.1f dB above %g Hz", who, hz, db(got/o), other)
+		if o := dsp.ToneLevelDBm0(x, other); got-o < 30 {
+			t.Errorf("%s: %g Hz only %.1f dB above %g Hz", who, hz, got-o, other)
 		}
 	}
 }

@@ -10,9 +10,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tipring/tipring/boards/dsp"
 )
 
-const toneAmp = 10000 // about -7 dBm0
+const toneDBm0 = -7.0
 
 func TestToneBothWays(t *testing.T) {
 	t.Parallel()
@@ -34,12 +36,12 @@ func TestToneBothWays(t *testing.T) {
 			b := call.session(testConfig(func(cfg *Config) { cfg.Codecs = c.other }))
 			evA, evB := collect(a), collect(b)
 			connect(t, a, b, nil, nil)
-			pa := call.join(a, (&tone{hz: 1004, amp: toneAmp}).frame, b)
-			pb := call.join(b, (&tone{hz: 697, amp: toneAmp / 2}).frame, a)
+			pa := call.join(a, tone(1004, toneDBm0), b)
+			pb := call.join(b, tone(697, toneDBm0-6), a)
 			call.talk(1500 * time.Millisecond)
 
-			checkTone(t, "B hears A", pb.heard[len(pb.heard)-8000:], 1004, toneAmp)
-			checkTone(t, "A hears B", pa.heard[len(pa.heard)-8000:], 697, toneAmp/2)
+			checkTone(t, "B hears A", pb.heard[len(pb.heard)-8000:], 1004, toneDBm0)
+			checkTone(t, "A hears B", pa.heard[len(pa.heard)-8000:], 697, toneDBm0-6)
 			for _, s := range []*Session{a, b} {
 				st := s.Stats()
 				if st.Codec != c.codec {
@@ -74,7 +76,7 @@ func TestDigitsArrive(t *testing.T) {
 	b := call.session(testConfig())
 	evB := collect(b)
 	connect(t, a, b, nil, nil)
-	call.join(a, (&tone{hz: 1004, amp: toneAmp}).frame, b)
+	call.join(a, tone(1004, toneDBm0), b)
 	pb := call.join(b, nil, a)
 	call.talk(200 * time.Millisecond)
 	digits := []struct {
@@ -88,7 +90,7 @@ func TestDigitsArrive(t *testing.T) {
 	}
 	call.talk(1500 * time.Millisecond)
 	// Audio resumed after the digits.
-	checkTone(t, "B after digits", pb.heard[len(pb.heard)-4000:], 1004, toneAmp)
+	checkTone(t, "B after digits", pb.heard[len(pb.heard)-4000:], 1004, toneDBm0)
 	b.Close()
 	evB.wg.Wait()
 
@@ -151,16 +153,16 @@ func TestSendDigitErrors(t *testing.T) {
 }
 
 // blockQuality looks at x in 20 ms blocks: the lowest level of the tone in
-// any block (dB relative to amp) and the lowest share of a block's power
-// that is the tone.
-func blockQuality(x []int16, hz, amp float64) (minDB, minPurity float64) {
+// any block (dB relative to levelDBm0) and the lowest share of a block's
+// power that is the tone.
+func blockQuality(x []int16, hz, levelDBm0 float64) (minDB, minPurity float64) {
 	minDB, minPurity = math.Inf(1), math.Inf(1)
 	for i := 0; i+160 <= len(x); i += 160 {
 		blk := x[i : i+160]
-		g := goertzel(blk, hz)
-		minDB = math.Min(minDB, db(g/amp))
-		if r := rms(blk); r > 0 {
-			minPurity = math.Min(minPurity, (g*g/2)/(r*r))
+		g := dsp.ToneLevelDBm0(blk, hz)
+		minDB = math.Min(minDB, g-levelDBm0)
+		if all := dsp.LevelDBm0(blk); all > dsp.FloorDBm0 {
+			minPurity = math.Min(minPurity, math.Pow(10, (g-all)/10))
 		}
 	}
 	return minDB, minPurity
@@ -173,7 +175,7 @@ func TestLossIsConcealedAndCounted(t *testing.T) {
 	b := call.session(testConfig())
 	// Lose every tenth packet from A after the first second: isolated
 	// losses, the kind concealment is for.
-	_, pb := call.viaRelay(a, b, (&tone{hz: 1004, amp: toneAmp}).frame, nil, func(toB, rtcp bool, n int) (bool, time.Duration) {
+	_, pb := call.viaRelay(a, b, tone(1004, toneDBm0), nil, func(toB, rtcp bool, n int) (bool, time.Duration) {
 		return toB && !rtcp && n >= 50 && n%10 == 5, 0
 	})
 	call.talk(3 * time.Second)
@@ -197,7 +199,7 @@ func TestLossIsConcealedAndCounted(t *testing.T) {
 	}
 	// Smooth: every 20 ms of the last 1.5 s is still mostly the tone at
 	// nearly full level. Silence in the gaps would fail both.
-	lvl, purity := blockQuality(pb.heard[len(pb.heard)-12000:], 1004, toneAmp)
+	lvl, purity := blockQuality(pb.heard[len(pb.heard)-12000:], 1004, toneDBm0)
 	if lvl < -3 || purity < 0.9 {
 		t.Errorf("with concealment the worst 20 ms block is %.1f dB, %.0f%% tone; want >= -3 dB and >= 90%%", lvl, 100*purity)
 	}
@@ -212,7 +214,7 @@ func TestReorderAndJitter(t *testing.T) {
 	// From packet 25 on, every other packet from A is held back 60 ms, so
 	// it arrives after the next two: more than the initial 40 ms playout
 	// delay can absorb.
-	_, pb := call.viaRelay(a, b, (&tone{hz: 1004, amp: toneAmp}).frame, nil, func(toB, rtcp bool, n int) (bool, time.Duration) {
+	_, pb := call.viaRelay(a, b, tone(1004, toneDBm0), nil, func(toB, rtcp bool, n int) (bool, time.Duration) {
 		if toB && !rtcp && n >= 25 && n%2 == 0 {
 			return false, 60 * time.Millisecond
 		}
@@ -233,7 +235,7 @@ func TestReorderAndJitter(t *testing.T) {
 		t.Errorf("interarrival jitter %.1f ms, want it to see the reordering", st.JitterMs)
 	}
 	// Once grown, the buffer plays the reordered packets in order.
-	lvl, purity := blockQuality(pb.heard[len(pb.heard)-12000:], 1004, toneAmp)
+	lvl, purity := blockQuality(pb.heard[len(pb.heard)-12000:], 1004, toneDBm0)
 	if lvl < -1 || purity < 0.98 {
 		t.Errorf("reordered stream: worst block %.1f dB, %.1f%% tone; want clean", lvl, 100*purity)
 	}
@@ -268,9 +270,9 @@ func TestLatchingAndForeignPackets(t *testing.T) {
 	defer sink[0].Close()
 	connect(t, a, b, setPort(sink[0].LocalAddr().(*net.UDPAddr).AddrPort().Port()), nil)
 
-	pa := call.join(a, (&tone{hz: 1004, amp: toneAmp}).frame, b)
+	pa := call.join(a, tone(1004, toneDBm0), b)
 	pa.expect = func() uint64 { return b.c.sentPackets.Load() - sunk.Load() }
-	pb := call.join(b, (&tone{hz: 697, amp: toneAmp}).frame, a)
+	pb := call.join(b, tone(697, toneDBm0), a)
 	call.talk(time.Second)
 	if st := b.Stats(); st.LatchedAddr != a.LocalAddr() {
 		t.Fatalf("B latched to %v, want A's real address %v", st.LatchedAddr, a.LocalAddr())
@@ -278,7 +280,7 @@ func TestLatchingAndForeignPackets(t *testing.T) {
 	if sunk.Load() > 2 {
 		t.Errorf("B sent %d packets to the SDP address after A's first packet", sunk.Load())
 	}
-	checkTone(t, "A hears B despite the wrong SDP port", pa.heard[len(pa.heard)-4000:], 697, toneAmp)
+	checkTone(t, "A hears B despite the wrong SDP port", pa.heard[len(pa.heard)-4000:], 697, toneDBm0)
 
 	// Now a stranger sends well-formed RTP to B.
 	stranger := bindTestPair(t)
@@ -300,7 +302,7 @@ func TestLatchingAndForeignPackets(t *testing.T) {
 	if got := b.Stats().PacketsReceived - received; got != 25 {
 		t.Errorf("B took %d packets in 500 ms, want A's 25", got)
 	}
-	checkTone(t, "B's audio undisturbed", pb.heard[len(pb.heard)-3200:], 1004, toneAmp)
+	checkTone(t, "B's audio undisturbed", pb.heard[len(pb.heard)-3200:], 1004, toneDBm0)
 	b.Close()
 	evB.wg.Wait()
 	if evB.count(RemoteAddrChanged) != 1 {
@@ -316,8 +318,8 @@ func TestTimeoutAndHold(t *testing.T) {
 	b := call.session(testConfig())
 	evA := collect(a)
 	connect(t, b, a, nil, nil) // B calls A
-	call.join(a, (&tone{hz: 1004, amp: toneAmp}).frame, b)
-	pb := call.join(b, (&tone{hz: 697, amp: toneAmp}).frame, a)
+	call.join(a, tone(1004, toneDBm0), b)
+	pb := call.join(b, tone(697, toneDBm0), a)
 	call.talk(500 * time.Millisecond)
 	if n := evA.count(Timeout); n != 0 {
 		t.Fatalf("timeout while media flows: %+v", evA.all())
@@ -390,7 +392,7 @@ func TestRTCPRoundTripAndLoss(t *testing.T) {
 	b := call.session(testConfig(func(c *Config) { c.RTCPInterval = 100 * time.Millisecond }))
 	// Every packet takes 15 ms each way, which the call's 20 ms steps make
 	// 20 ms; a quarter of A's RTP is lost.
-	call.viaRelay(a, b, (&tone{hz: 1004, amp: toneAmp}).frame, (&tone{hz: 697, amp: toneAmp}).frame,
+	call.viaRelay(a, b, tone(1004, toneDBm0), tone(697, toneDBm0),
 		func(toB, rtcp bool, n int) (bool, time.Duration) {
 			return toB && !rtcp && n%4 == 1, oneWay
 		})

@@ -1,52 +1,32 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"math"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/tipring/tipring/boards/dsp"
 	"github.com/tipring/tipring/scripts/peers"
 )
 
 var users = map[string]string{"1001": "pass1001", "1002": "pass1002"}
 
-// syncBuffer collects the provider's log for assertions and failure
-// messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type running struct {
 	*Provider
-	log *syncBuffer
+	log *peers.LogBuffer
 }
 
 // start runs a provider on a free loopback port with short test-number
 // timings, stopping it when the test ends.
 func start(t testing.TB, tweak func(*Config)) running {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &peers.LogBuffer{}
 	cfg := Config{
 		Listen:         netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(peers.FreePort(t, "sip"))),
 		Users:          users,
@@ -100,20 +80,6 @@ func phone(t testing.TB, p running, user string) *peers.Phone {
 	return ph
 }
 
-// assertTone checks that audio carries hz at about -10 dBm0 as its main
-// content.
-func assertTone(t *testing.T, what string, audio []int16, hz float64) {
-	t.Helper()
-	audio = peers.TrimSilence(audio, -40)
-	if len(audio) < 4000 {
-		t.Fatalf("%s: %d samples, want at least half a second", what, len(audio))
-	}
-	got, total := peers.ToneDBm0(audio, hz), peers.LevelDBm0(audio)
-	if math.Abs(got-ToneLevelDBm) > 3 || total-got > 1.5 {
-		t.Fatalf("%s: %v Hz at %.1f dBm0 of %.1f dBm0 total, want %d dBm0 and nothing else", what, hz, got, total, ToneLevelDBm)
-	}
-}
-
 func TestRegister(t *testing.T) {
 	p := start(t, nil)
 	ph := peers.NewPhone(t, peers.PhoneOptions{User: "1001", Password: "pass1001", Realm: p.Realm(), Registrar: p.Addr()})
@@ -157,7 +123,7 @@ func TestCallTone600(t *testing.T) {
 		t.Fatalf("600 hung up %v after answering, want about 2 s", d)
 	}
 	heard, _ := ph.Heard()
-	assertTone(t, "600", heard, ToneHz)
+	peers.AssertTone(t, "600", heard, ToneHz, ToneLevelDBm)
 }
 
 func TestCallEcho601(t *testing.T) {
@@ -171,7 +137,7 @@ func TestCallEcho601(t *testing.T) {
 	// The echo comes through the provider's jitter buffer and loss
 	// concealment: the phone's own tone must dominate what it hears, at
 	// about the level it sent, but concealed gaps may add a little.
-	got, total := peers.ToneDBm0(heard, peers.PhoneToneHz), peers.LevelDBm0(heard)
+	got, total := dsp.ToneLevelDBm0(heard, peers.PhoneToneHz), dsp.LevelDBm0(heard)
 	if math.Abs(got-ToneLevelDBm) > 4 || total-got > 3 {
 		t.Fatalf("601 echo: %v Hz at %.1f dBm0 of %.1f dBm0 total, want the phone's own tone at about %d dBm0", peers.PhoneToneHz, got, total, ToneLevelDBm)
 	}
@@ -202,7 +168,7 @@ func TestCallback603(t *testing.T) {
 		t.Fatalf("call-back to %s, want the registered contact %s", inv.Recipient.String(), ph.Addr)
 	}
 	ph.ResetHeard()
-	assertTone(t, "call-back", ph.WaitHeard(time.Second, 10*time.Second), ToneHz)
+	peers.AssertTone(t, "call-back", ph.WaitHeard(time.Second, 10*time.Second), ToneHz, ToneLevelDBm)
 }
 
 func TestEarlyMedia604(t *testing.T) {
@@ -225,8 +191,8 @@ func TestEarlyMedia604(t *testing.T) {
 	}
 	answered := ph.WaitHeard(time.Second, 10*time.Second)
 	ph.Hangup()
-	assertTone(t, "604 early media", early, EarlyToneHz)
-	assertTone(t, "604 answered", answered, ToneHz)
+	peers.AssertTone(t, "604 early media", early, EarlyToneHz, ToneLevelDBm)
+	peers.AssertTone(t, "604 answered", answered, ToneHz, ToneLevelDBm)
 }
 
 func TestUserToUser(t *testing.T) {
@@ -248,8 +214,8 @@ func TestUserToUser(t *testing.T) {
 	a.Hangup()
 	peers.WaitFor(t, 3*time.Second, "BYE to reach 1002", func() bool { return b.Byes() == 1 })
 	// Both phones say 697 Hz: each must hear the other.
-	assertTone(t, "1001 hears 1002", heardA, peers.PhoneToneHz)
-	assertTone(t, "1002 hears 1001", heardB, peers.PhoneToneHz)
+	peers.AssertTone(t, "1001 hears 1002", heardA, peers.PhoneToneHz, ToneLevelDBm)
+	peers.AssertTone(t, "1002 hears 1001", heardB, peers.PhoneToneHz, ToneLevelDBm)
 }
 
 func TestNotFound(t *testing.T) {

@@ -7,6 +7,9 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/tipring/tipring/boards"
+	"github.com/tipring/tipring/boards/dsp"
 )
 
 const ms = time.Millisecond
@@ -382,34 +385,22 @@ func BenchmarkPutRead(b *testing.B) {
 	}
 }
 
-// goertzel is the amplitude of the hz component of x.
-func goertzel(x []int16, hz float64) float64 {
-	c := 2 * math.Cos(2*math.Pi*hz/8000)
-	var s1, s2 float64
-	for _, v := range x {
-		s0 := float64(v) + c*s1 - s2
-		s2, s1 = s1, s0
-	}
-	p := s1*s1 + s2*s2 - c*s1*s2
-	return 2 * math.Sqrt(math.Max(p, 0)) / float64(len(x))
-}
-
 func TestConcealmentAtAnyAlignment(t *testing.T) {
 	// A lost packet usually straddles two reads, at any offset: every
 	// alignment must conceal a tone without dips or phase jumps.
-	const amp = 10000
+	const level = -7.0 // dBm0
+	tone := boards.Tone{LoopFrom: -1, Segments: []boards.Segment{{Freqs: []float64{1004}, LevelDBm0: level}}}
 	for phase := time.Duration(0); phase < 20*ms; phase += 375 * time.Microsecond {
 		b := New(Config{Target: 60 * ms, Min: 60 * ms, Max: 60 * ms})
+		gen := dsp.NewToneGen(tone)
 		frame := make([]int16, 160)
-		pcm := make([]int16, 160)
+		var pcm boards.Frame
 		var out []int16
 		for i := range 100 {
 			now := time.Duration(i) * 20 * ms
+			gen.Fill(&pcm)
 			if i < 40 || i%10 != 5 {
-				for k := range pcm {
-					pcm[k] = int16(amp * math.Sin(2*math.Pi*1004*float64(i*160+k)/8000))
-				}
-				b.Put(uint32(i*160), pcm, now+time.Millisecond)
+				b.Put(uint32(i*160), pcm[:], now+time.Millisecond)
 			}
 			b.Read(frame, now+phase)
 			out = append(out, frame...)
@@ -419,13 +410,11 @@ func TestConcealmentAtAnyAlignment(t *testing.T) {
 		}
 		for i := 45 * 160; i+160 <= len(out); i += 160 {
 			blk := out[i : i+160]
-			var e float64
-			for _, v := range blk {
-				e += float64(v) * float64(v)
-			}
-			g := goertzel(blk, 1004)
-			if purity := g * g / 2 / (e / 160); g < 0.8*amp || purity < 0.9 {
-				t.Fatalf("read phase %v, block %d: tone at %.0f%% level, %.0f%% of the power", phase, i/160, 100*g/amp, 100*purity)
+			g, all := dsp.ToneLevelDBm0(blk, 1004), dsp.LevelDBm0(blk)
+			// At least 80 % of the tone's amplitude and 90 % of the power.
+			amplitude, purity := math.Pow(10, (g-level)/20), math.Pow(10, (g-all)/10)
+			if amplitude < 0.8 || purity < 0.9 {
+				t.Fatalf("read phase %v, block %d: tone at %.0f%% level, %.0f%% of the power", phase, i/160, 100*amplitude, 100*purity)
 			}
 		}
 	}
