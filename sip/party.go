@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"iter"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -93,17 +94,9 @@ func uriNumber(u sip.Uri) string {
 
 // assertedIdentity takes the first usable entry of P-Asserted-Identity.
 func assertedIdentity(req *sip.Request) (number, name string, ok bool) {
-	for _, h := range req.GetHeaders("P-Asserted-Identity") {
-		for _, v := range splitAddrList(h.Value()) {
-			var u sip.Uri
-			params := sip.NewParams()
-			dn, err := sip.ParseAddressValue(v, &u, &params)
-			if err != nil {
-				continue
-			}
-			if n := uriNumber(u); n != "" {
-				return n, dn, true
-			}
+	for a := range nameAddrs(req, "P-Asserted-Identity") {
+		if n := uriNumber(a.uri); n != "" {
+			return n, a.display, true
 		}
 	}
 	return "", "", false
@@ -112,27 +105,46 @@ func assertedIdentity(req *sip.Request) (number, name string, ok bool) {
 // remotePartyID reads Remote-Party-ID (draft-ietf-sip-privacy-04), with its
 // privacy parameter.
 func remotePartyID(req *sip.Request) (number, name string, private, ok bool) {
-	for _, h := range req.GetHeaders("Remote-Party-ID") {
-		for _, v := range splitAddrList(h.Value()) {
-			var u sip.Uri
-			params := sip.NewParams()
-			dn, err := sip.ParseAddressValue(v, &u, &params)
-			if err != nil {
-				continue
-			}
-			if party, has := param(params, "party"); has && !strings.EqualFold(party, "calling") {
-				continue
-			}
-			n := uriNumber(u)
-			if n == "" {
-				continue
-			}
-			priv, _ := param(params, "privacy")
-			priv = strings.ToLower(priv)
-			return n, dn, priv == "full" || priv == "uri" || priv == "name", true
+	for a := range nameAddrs(req, "Remote-Party-ID") {
+		if party, has := param(a.params, "party"); has && !strings.EqualFold(party, "calling") {
+			continue
 		}
+		n := uriNumber(a.uri)
+		if n == "" {
+			continue
+		}
+		priv, _ := param(a.params, "privacy")
+		priv = strings.ToLower(priv)
+		return n, a.display, priv == "full" || priv == "uri" || priv == "name", true
 	}
 	return "", "", false, false
+}
+
+// nameAddr is one parsed entry of an identity header.
+type nameAddr struct {
+	display string
+	uri     sip.Uri
+	params  sip.HeaderParams
+}
+
+// nameAddrs yields, in order, every entry of every header called name that
+// parses; entries that do not parse are passed over.
+func nameAddrs(req *sip.Request, name string) iter.Seq[nameAddr] {
+	return func(yield func(nameAddr) bool) {
+		for _, h := range req.GetHeaders(name) {
+			for _, v := range splitAddrList(h.Value()) {
+				a := nameAddr{params: sip.NewParams()}
+				dn, err := sip.ParseAddressValue(v, &a.uri, &a.params)
+				if err != nil {
+					continue
+				}
+				a.display = dn
+				if !yield(a) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // splitAddrList splits a header value holding several name-addrs at the

@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -294,10 +296,7 @@ func (u *UA) Run(ctx context.Context) error {
 	_ = u.udp.Close()
 	_ = u.tcp.Close()
 	u.mu.Lock()
-	conns := make([]*tcpConn, 0, len(u.tcpConns))
-	for _, c := range u.tcpConns {
-		conns = append(conns, c)
-	}
+	conns := slices.Collect(maps.Values(u.tcpConns))
 	u.mu.Unlock()
 	for _, c := range conns {
 		_ = c.Close() // calls onTCPClosed, which takes u.mu
@@ -391,11 +390,7 @@ func (u *UA) isStopping() bool {
 func (u *UA) activeCalls() []*Call {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	out := make([]*Call, 0, len(u.calls))
-	for _, c := range u.calls {
-		out = append(out, c)
-	}
-	return out
+	return slices.Collect(maps.Values(u.calls))
 }
 
 var errNotRunning = errors.New("sip: user agent is not running")

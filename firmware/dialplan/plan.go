@@ -425,22 +425,26 @@ func (p *parser) keys() (item, error) {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
+// closer is the index of the bracket b that closes the one opened at p.i,
+// or -1 when the pattern ends, or one of the bytes in stops comes, first.
+func (p *parser) closer(b byte, stops string) int {
+	for j := p.i + 1; j < len(p.s); j++ {
+		switch c := p.s[j]; {
+		case c == b:
+			return j
+		case strings.IndexByte(stops, c) >= 0:
+			return -1
+		}
+	}
+	return -1
+}
+
 // set parses "[...]" at p.i.
 func (p *parser) set() (keySet, error) {
 	s := p.s
 	open := p.i
 	// Find the "]" first: "1[2-9xxx" is a missing "]", not a bad "x".
-	end := -1
-scan:
-	for j := open + 1; j < len(s); j++ {
-		switch s[j] {
-		case ']':
-			end = j
-			break scan
-		case '[', '|', '(', ')', '<':
-			break scan
-		}
-	}
+	end := p.closer(']', "[|()<")
 	if end < 0 {
 		return 0, p.errorf(open, "unterminated \"[\"")
 	}
@@ -488,17 +492,7 @@ scan:
 func (p *parser) transform() (item, error) {
 	s := p.s
 	open := p.i
-	end := -1
-scan:
-	for j := open + 1; j < len(s); j++ {
-		switch s[j] {
-		case '>':
-			end = j
-			break scan
-		case '<', '|', '(', ')':
-			break scan
-		}
-	}
+	end := p.closer('>', "<|()")
 	if end < 0 {
 		return item{}, p.errorf(open, "unterminated \"<\"")
 	}

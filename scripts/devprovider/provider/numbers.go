@@ -223,24 +223,3 @@ func (p *Provider) callback(caller string) {
 	p.play(ctx, sess, toneSource(steadyTone(ToneHz)))
 	p.after(ctx, p.cfg.CallbackTalk, func() { p.hangup(l, true) })
 }
-
-// forget drops a leg that never got established, without BYE.
-func (p *Provider) forget(l *leg) {
-	l.once.Do(func() {
-		if l.stop != nil {
-			l.stop()
-		}
-		if l.media != nil {
-			_ = l.media.Close()
-		}
-		if l.cli != nil {
-			_ = l.cli.Close()
-		}
-		if l.srv != nil {
-			_ = l.srv.Close()
-		}
-		p.mu.Lock()
-		delete(p.legs, l.callID)
-		p.mu.Unlock()
-	})
-}

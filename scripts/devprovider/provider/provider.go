@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -401,35 +403,7 @@ func (p *Provider) hangup(l *leg, sendBye bool) {
 	first := false
 	l.once.Do(func() {
 		first = true
-		if l.stop != nil {
-			l.stop()
-		}
-		if l.media != nil {
-			_ = l.media.Close()
-		}
-		if sendBye {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			var err error
-			switch {
-			case l.srv != nil:
-				err = l.srv.Bye(ctx)
-			case l.cli != nil:
-				err = l.cli.Bye(ctx)
-			}
-			cancel()
-			if err != nil {
-				p.log.Info("BYE failed", "call_id", l.callID, "error", err)
-			}
-		}
-		if l.srv != nil {
-			_ = l.srv.Close()
-		}
-		if l.cli != nil {
-			_ = l.cli.Close()
-		}
-		p.mu.Lock()
-		delete(p.legs, l.callID)
-		p.mu.Unlock()
+		p.release(l, sendBye)
 		p.log.Info("call ended", "call_id", l.callID, "bye_sent", sendBye)
 	})
 	if first && l.other != nil {
@@ -437,12 +411,49 @@ func (p *Provider) hangup(l *leg, sendBye bool) {
 	}
 }
 
+// forget drops a leg that never got established, without BYE, leaving the
+// leg bridged to it alone.
+func (p *Provider) forget(l *leg) {
+	l.once.Do(func() { p.release(l, false) })
+}
+
+// release stops l's audio and timers, says BYE when sendBye, closes its
+// dialog and drops it from the table. Callers run it inside l.once.
+func (p *Provider) release(l *leg, sendBye bool) {
+	if l.stop != nil {
+		l.stop()
+	}
+	if l.media != nil {
+		_ = l.media.Close()
+	}
+	if sendBye {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var err error
+		switch {
+		case l.srv != nil:
+			err = l.srv.Bye(ctx)
+		case l.cli != nil:
+			err = l.cli.Bye(ctx)
+		}
+		cancel()
+		if err != nil {
+			p.log.Info("BYE failed", "call_id", l.callID, "error", err)
+		}
+	}
+	if l.srv != nil {
+		_ = l.srv.Close()
+	}
+	if l.cli != nil {
+		_ = l.cli.Close()
+	}
+	p.mu.Lock()
+	delete(p.legs, l.callID)
+	p.mu.Unlock()
+}
+
 func (p *Provider) hangupAll() {
 	p.mu.Lock()
-	legs := make([]*leg, 0, len(p.legs))
-	for _, l := range p.legs {
-		legs = append(legs, l)
-	}
+	legs := slices.Collect(maps.Values(p.legs))
 	p.mu.Unlock()
 	for _, l := range legs {
 		p.hangup(l, true)
