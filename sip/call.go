@@ -293,25 +293,46 @@ func (c *Call) abandon(reason string) {
 	c.finishLocked(CallEvent{Kind: Ended, By: Local, Reason: reason})
 }
 
+// callKey identifies our side of a dialog; the local tag never changes
+// once a call is created.
+type callKey struct{ callID, localTag string }
+
+func (c *Call) key() callKey { return callKey{c.id, c.d.localTag} }
+
 func (u *UA) remember(c *Call) {
 	u.mu.Lock()
-	u.calls[c.id] = c
+	u.calls[c.key()] = c
 	u.mu.Unlock()
 }
 
 func (u *UA) forget(c *Call) {
 	u.mu.Lock()
-	if u.calls[c.id] == c {
-		delete(u.calls, c.id)
+	if u.calls[c.key()] == c {
+		delete(u.calls, c.key())
 	}
 	u.mu.Unlock()
+}
+
+// merged reports whether an INVITE is one we already have as an incoming
+// call (same Call-ID, From tag and CSeq, RFC 3261 8.2.2.2): it reached us
+// twice, through a fork or a loop. Our own outgoing call with the same
+// Call-ID is not a merge: that is one line calling another.
+func (u *UA) merged(callID, fromTag string, seq uint32) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for k, c := range u.calls {
+		if k.callID == callID && c.dir == Incoming && c.d.remoteTag == fromTag && c.inviteSeq == seq {
+			return true
+		}
+	}
+	return false
 }
 
 // findDialog finds the call a request inside a dialog belongs to: same
 // Call-ID, its To tag is our tag and its From tag theirs.
 func (u *UA) findDialog(callID, localTag, remoteTag string) *Call {
 	u.mu.Lock()
-	c := u.calls[callID]
+	c := u.calls[callKey{callID, localTag}]
 	u.mu.Unlock()
 	if c == nil {
 		return nil

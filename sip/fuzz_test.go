@@ -108,7 +108,7 @@ func newFuzzUA(t testing.TB) *fuzzUA {
 func (f *fuzzUA) standingCall() *Call {
 	u := f.u
 	u.mu.Lock()
-	c := u.calls["fuzz-call"]
+	c := u.calls[callKey{"fuzz-call", "L"}]
 	u.mu.Unlock()
 	if c != nil {
 		return c

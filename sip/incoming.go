@@ -157,10 +157,7 @@ func (u *UA) offer(req *sip.Request, tx *sip.ServerTx, src netip.AddrPort, accts
 		return
 	}
 	callID := string(*req.CallID())
-	u.mu.Lock()
-	_, dup := u.calls[callID]
-	u.mu.Unlock()
-	if dup {
+	if u.merged(callID, tagOf(req.From().Params), req.CSeq().SeqNo) {
 		// The same call reached us twice (a fork or a loop): RFC 3261
 		// 8.2.2.2 merged request.
 		reply(tx, req, 482, "Loop Detected")

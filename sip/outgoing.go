@@ -350,8 +350,12 @@ func (u *UA) onStrayResponse(res *sip.Response) {
 	if cseq == nil || cid == nil || cseq.MethodName != sip.INVITE || !res.IsSuccess() {
 		return
 	}
+	from := res.From()
+	if from == nil {
+		return
+	}
 	u.mu.Lock()
-	c := u.calls[string(*cid)]
+	c := u.calls[callKey{string(*cid), tagOf(from.Params)}]
 	u.mu.Unlock()
 	if c != nil && c.dir == Outgoing {
 		c.resendAck()

@@ -46,8 +46,10 @@ type UA struct {
 	udp   *udpConn
 	tcp   *tcpListener
 
-	mu       sync.Mutex
-	calls    map[string]*Call // by Call-ID
+	mu sync.Mutex
+	// calls are keyed by Call-ID and our tag: a call from one of our lines
+	// to another through the proxy has one Call-ID and two dialogs here.
+	calls    map[callKey]*Call
 	tcpConns map[netip.AddrPort]*tcpConn
 	dialing  map[netip.AddrPort]chan struct{}
 
@@ -96,7 +98,7 @@ func New(cfg Config, accounts []Account) (*UA, error) {
 		byLine:    map[int]*account{},
 		ready:     make(chan struct{}),
 		stopping:  make(chan struct{}),
-		calls:     map[string]*Call{},
+		calls:     map[callKey]*Call{},
 		tcpConns:  map[netip.AddrPort]*tcpConn{},
 		dialing:   map[netip.AddrPort]chan struct{}{},
 	}

@@ -328,3 +328,31 @@ func checkCadence(t *testing.T, got, want []int) {
 		}
 	}
 }
+
+// One line calls the other through Kamailio: the INVITE comes back to the
+// same device with the same Call-ID, and must ring port 2, not be taken for
+// a loop.
+func TestLineCallsTheOtherLineThroughTheProxy(t *testing.T) {
+	k := peers.StartKamailio(t, []peers.User{alice, bob})
+	d := startDevice(t, "us",
+		account{User: alice.Name, Password: alice.Password, Registrar: k.Addr},
+		account{User: bob.Name, Password: bob.Password, Registrar: k.Addr})
+	d.waitRegistered(1)
+	d.waitRegistered(2)
+	d.hook(1, true)
+	d.dial(1, bob.Name)
+	st := d.waitPhone(2, "port 2 rings with port 1's number", 20*time.Second, func(s sim.PhoneState) bool {
+		return s.Ringing && s.CallerID != nil
+	})
+	if st.CallerID.Number != alice.Name {
+		t.Fatalf("caller ID %+v, want %s", st.CallerID, alice.Name)
+	}
+	d.waitHearing(1, "ringback", 0, 5*time.Second)
+	d.hook(2, true)
+	d.send(1, 700, 3000)
+	d.waitHearing(2, "tone", 700, 5*time.Second)
+	d.send(2, 900, 3000)
+	d.waitHearing(1, "tone", 900, 5*time.Second)
+	d.hook(2, false)
+	d.waitHearing(1, "reorder", 0, 10*time.Second)
+}
