@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime"
 	"strings"
 
 	"github.com/tipring/tipring/firmware/config"
@@ -22,6 +24,13 @@ func runCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	cfg, err := config.Load(*path)
 	if err != nil {
 		return err
+	}
+	// A call is tens of microseconds of work per 20 ms frame: one processor
+	// is plenty, and a second one only adds threads woken for nothing
+	// (docs/performance.md measures it). GOMAXPROCS in the environment
+	// still wins.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
 	}
 	log := newLogger(stderr, cfg.Device.LogLevel)
 	d, err := device.New(cfg, device.Options{Version: version, Logger: log})
