@@ -356,3 +356,26 @@ func TestLineCallsTheOtherLineThroughTheProxy(t *testing.T) {
 	d.hook(2, false)
 	d.waitHearing(1, "reorder", 0, 10*time.Second)
 }
+
+// The far end puts the call on hold and back with re-INVITEs: tipring
+// answers each with the right direction, the phone hears silence while
+// held (and the call survives it), then the far end again.
+func TestFarEndHoldAndResume(t *testing.T) {
+	k := peers.StartKamailio(t, []peers.User{alice, far})
+	s := peers.StartSIPp(t, "uas_hold.xml", "-m", "1", "-d", "3000")
+	k.RegisterContact(t, far, s.Addr)
+	d := startDevice(t, "us", account{User: alice.Name, Password: alice.Password, Registrar: k.Addr})
+	d.waitRegistered(1)
+	d.hook(1, true)
+	d.dial(1, far.Name)
+	d.waitHearing(1, "tone", 1004, 10*time.Second)
+	d.waitHearing(1, "silence", 0, 5*time.Second)
+	if cs := d.status().Lines[0].CallState; cs != "connected" {
+		t.Fatalf("call state %q while held", cs)
+	}
+	d.waitHearing(1, "tone", 1004, 10*time.Second)
+	if code, err := s.Wait(15 * time.Second); err != nil || code != 0 {
+		t.Fatalf("sipp exit %d (1: a re-INVITE answer had the wrong direction), %v\n%s", code, err, s.Report())
+	}
+	d.waitHearing(1, "reorder", 0, 5*time.Second)
+}
