@@ -285,6 +285,11 @@ func TestPhoneCallsBaresip(t *testing.T) {
 	d.dial(1, bob.Name)
 	b.WaitEvent(t, "CALL_ESTABLISHED", 10*time.Second)
 	d.waitHearing(1, "tone", 1004, 10*time.Second)
+	// Keys pressed in the call reach the far end as RFC 4733 events.
+	d.dial(1, "7")
+	if ev := b.WaitEvent(t, "CALL_DTMF_START", 5*time.Second); ev.Param != "7" {
+		t.Fatalf("baresip got DTMF %+v, want 7", ev)
+	}
 	b.Hangup(t)
 	d.waitHearing(1, "reorder", 0, 10*time.Second)
 }
