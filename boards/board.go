@@ -71,7 +71,9 @@ type Event struct {
 // AudioFunc is called by the port once per 20 ms frame with the audio the
 // phone sent (up, towards the network) and a frame to fill with the audio the
 // phone should hear (down). It runs on the board's audio clock: it must not
-// block and should not allocate. down arrives zeroed.
+// block and should not allocate. down arrives zeroed. A board may stop
+// calling it while the phone is on-hook and nothing rings or plays, so that
+// an idle device does not wake 50 times a second.
 type AudioFunc func(up *Frame, down *Frame)
 
 // Port is one FXS port: the copper pair to one analog telephone.

@@ -549,7 +549,7 @@ func (b *Board) getHeard(w http.ResponseWriter, r *http.Request, p *port) error 
 		ms = v
 	}
 	p.mu.Lock()
-	pcm := p.phone.recording(ms)
+	pcm := p.phone.recording(ms, p.now())
 	p.mu.Unlock()
 	w.Header().Set("Content-Type", "audio/wav")
 	w.WriteHeader(http.StatusOK)

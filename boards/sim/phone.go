@@ -66,6 +66,9 @@ type hookScript struct {
 // board's side of the port implements it; the phone learns nothing back.
 type copper interface {
 	hookChanged(off bool, at time.Time)
+	// wakeClock: the phone started something that takes frames (speaking,
+	// a hook script), so the line's audio clock must run.
+	wakeClock()
 }
 
 // phone is the virtual telephone on one port. It senses only what arrives
@@ -93,6 +96,16 @@ type phone struct {
 	heard    [heardFrames]boards.Frame
 	heardPos int // next frame to write
 	heardN   int // frames written, up to heardFrames
+	// pausedAt is the time of the last frame heard before the audio clock
+	// stopped; zero while it runs. The frames not taken since were
+	// silence.
+	pausedAt time.Time
+
+	// quiet counts the frames of digital silence heard in a row, up to
+	// settle; saidSilence caches that the listener has said so since.
+	quiet       int
+	settle      int
+	saidSilence bool
 
 	ring     ringMeter
 	reversed bool
@@ -106,6 +119,7 @@ func newPhone(line copper, tones []boards.Tone, std boards.CallerIDStandard) *ph
 		listener: dsp.NewListener(tones),
 		cidRx:    dsp.NewCallerIDReceiver(std),
 		device:   DefaultDevice(),
+		settle:   settleFrames(tones),
 	}
 }
 
@@ -164,6 +178,7 @@ func (p *phone) startScript(s *hookScript) {
 		p.script.job.finish(errInterrupted)
 	}
 	p.script = s
+	p.line.wakeClock()
 }
 
 func (p *phone) cancelJob(j *job) {
@@ -182,6 +197,7 @@ func (p *phone) sayTone(t boards.Tone, j *job) {
 	p.micGen.Reset(t)
 	p.micTone = true
 	p.micJob = j
+	p.line.wakeClock()
 }
 
 // sayPCM starts speaking samples into the microphone.
@@ -190,6 +206,7 @@ func (p *phone) sayPCM(pcm []int16, j *job) {
 	p.micPCM = pcm
 	p.micPos = 0
 	p.micJob = j
+	p.line.wakeClock()
 }
 
 func (p *phone) stopMic(err error) {
@@ -241,9 +258,13 @@ func (p *phone) listen(down *boards.Frame, ringing, reversed bool, now time.Time
 			p.cidRx.Reset()
 		}
 	}
-	p.heard[p.heardPos] = *down
-	p.heardPos = (p.heardPos + 1) % heardFrames
-	p.heardN = min(p.heardN+1, heardFrames)
+	p.record(down)
+	if isSilence(down) {
+		p.quiet = min(p.quiet+1, p.settle)
+	} else {
+		p.quiet = 0
+		p.saidSilence = false
+	}
 	if p.ring.sense(ringing && !p.offHook, now) && p.callerID != nil && p.callerID.At.Before(p.ring.lastEnd) {
 		// A new ringing episode: a caller ID from before the previous one
 		// ended belongs to an older call.
@@ -251,15 +272,78 @@ func (p *phone) listen(down *boards.Frame, ringing, reversed bool, now time.Time
 	}
 }
 
-// recording returns the last ms of received audio (fewer if the phone has
-// not heard that much yet).
-func (p *phone) recording(ms int) []int16 {
-	frames := min((ms+19)/20, p.heardN)
+func (p *phone) record(f *boards.Frame) {
+	p.heard[p.heardPos] = *f
+	p.heardPos = (p.heardPos + 1) % heardFrames
+	p.heardN = min(p.heardN+1, heardFrames)
+}
+
+func isSilence(f *boards.Frame) bool {
+	for _, v := range f {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// settled reports whether the phone has heard digital silence long enough
+// that more of it would change nothing: the listener says "silence" (at
+// the floor level, its whole level window being silent), no tone it
+// heard can still be in one of its gaps, and the caller-ID receiver has
+// dropped anything half received. Hearing is asked once per stretch of
+// silence, when the count is reached.
+func (p *phone) settled() bool {
+	if p.quiet < p.settle {
+		return false
+	}
+	if !p.saidSilence {
+		p.saidSilence = p.listener.Hearing().Name == "silence"
+	}
+	return p.saidSilence
+}
+
+// pause: the audio clock stops after the frame of at.
+func (p *phone) pause(at time.Time) {
+	p.pausedAt = at
+}
+
+// resume: the audio clock runs again with the frame of at next. The
+// frames it did not take were silence, and the recording keeps them so.
+func (p *phone) resume(at time.Time) {
+	if p.pausedAt.IsZero() {
+		return
+	}
+	n := min(max(int(at.Sub(p.pausedAt)/boards.FrameDuration)-1, 0), heardFrames)
+	p.pausedAt = time.Time{}
+	var zero boards.Frame
+	for range n {
+		p.record(&zero)
+	}
+}
+
+// pausedFrames is how many frames the audio clock has not taken by now
+// since it stopped.
+func (p *phone) pausedFrames(now time.Time) int {
+	if p.pausedAt.IsZero() {
+		return 0
+	}
+	return max(int(now.Sub(p.pausedAt)/boards.FrameDuration), 0)
+}
+
+// recording returns the last ms of received audio, as of now (fewer if
+// the phone has not heard that much yet). While the audio clock stands
+// still, what the phone hears is silence, so that is what the recording
+// ends with.
+func (p *phone) recording(ms int, now time.Time) []int16 {
+	frames := min((ms+19)/20, p.heardN+p.pausedFrames(now))
+	pad := min(p.pausedFrames(now), frames)
 	out := make([]int16, 0, frames*boards.FrameSamples)
-	for i := frames; i > 0; i-- {
+	for i := frames - pad; i > 0; i-- {
 		f := &p.heard[(p.heardPos-i+heardFrames)%heardFrames]
 		out = append(out, f[:]...)
 	}
+	out = append(out, make([]int16, pad*boards.FrameSamples)...)
 	if want := ms * boards.SampleRate / 1000; len(out) > want {
 		out = out[len(out)-want:]
 	}

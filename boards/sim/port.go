@@ -28,6 +28,8 @@ type port struct {
 	n   int
 	log *slog.Logger
 	now func() time.Time
+	// wake is the audio clock's wake-up signal, shared by the ports.
+	wake chan<- struct{}
 
 	mu     sync.Mutex
 	events chan boards.Event
@@ -52,11 +54,12 @@ type port struct {
 	up, down boards.Frame
 }
 
-func newPort(n int, reg *region.Region, timing dsp.HookTiming, now func() time.Time, log *slog.Logger) *port {
+func newPort(n int, reg *region.Region, timing dsp.HookTiming, now func() time.Time, wake chan<- struct{}, log *slog.Logger) *port {
 	p := &port{
 		n:      n,
 		log:    log.With("port", n),
 		now:    now,
+		wake:   wake,
 		events: make(chan boards.Event, EventBuffer),
 		tone:   dsp.NewToneGen(boards.Tone{LoopFrom: -1}),
 		hook:   dsp.NewHookDecoder(timing, false),
@@ -86,6 +89,7 @@ func (p *port) Ring(r boards.Ring) error {
 	if err := p.ring.start(r); err != nil {
 		return fmt.Errorf("ring port %d: %w", p.n, err)
 	}
+	p.wakeClock()
 	return nil
 }
 
@@ -100,6 +104,7 @@ func (p *port) PlayTone(t boards.Tone) {
 	defer p.mu.Unlock()
 	p.tone.Reset(t)
 	p.playing = true
+	p.wakeClock()
 }
 
 func (p *port) StopTone() {
@@ -118,6 +123,8 @@ func (p *port) SetReversed(reversed bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.reversed = reversed
+	// The phone senses the polarity on the next frame.
+	p.wakeClock()
 }
 
 // hookChanged is the phone's hook switch as the line sees it: loop current
@@ -129,6 +136,7 @@ func (p *port) hookChanged(off bool, at time.Time) {
 		p.ring.stop()
 	}
 	p.emit(p.hook.Hook(off, at)...)
+	p.wakeClock()
 }
 
 // emit queues events for the reader without ever waiting. Called with

@@ -20,6 +20,16 @@
 // with their own timestamps, so pulse dialling is timed better than a
 // frame.
 //
+// On real time, the clock stops while no port needs audio — both phones
+// on-hook, nothing ringing, playing, being dialled or still to be decided
+// by the passing of time, and the phones' receivers settled on silence —
+// and starts again, at the next frame boundary, when something needs it.
+// Nothing a phone user can observe changes: the frames not taken would
+// all have been silence, and `heard` recordings keep them so. The
+// AudioFunc is not called meanwhile; on an idle line the firmware has no
+// call, so no audio to send or play. A ManualClock's steps are always
+// taken.
+//
 // The control API (see DESIGN.md, "The sim board's virtual telephone") is
 // served on boards.Options.Control by Run; the address must be a loopback
 // address, and port 0 picks a free port (ControlAddr, WaitControl).
@@ -79,6 +89,8 @@ type Board struct {
 	listening chan struct{} // closed once the control API listens
 	stopped   chan struct{} // closed when Run is ending
 	addr      atomic.Pointer[string]
+	// wake starts the real-time audio clock when it stands still.
+	wake chan struct{}
 }
 
 var _ boards.Board = (*Board)(nil)
@@ -108,13 +120,14 @@ func New(opts boards.Options, options ...Option) (*Board, error) {
 		control:   control,
 		listening: make(chan struct{}),
 		stopped:   make(chan struct{}),
+		wake:      make(chan struct{}, 1),
 	}
 	for _, o := range options {
 		o(b)
 	}
 	timing := dsp.HookTiming{FlashMin: opts.FlashMin, FlashMax: opts.FlashMax}
 	for n := 1; n <= Ports; n++ {
-		b.ports = append(b.ports, newPort(n, reg, timing, b.now, b.log))
+		b.ports = append(b.ports, newPort(n, reg, timing, b.now, b.wake, b.log))
 	}
 	return b, nil
 }
@@ -259,14 +272,8 @@ func (b *Board) Run(ctx context.Context) error {
 var errServeStopped = errors.New("control API stopped")
 
 func (b *Board) clockLoop(ctx context.Context, serveDone <-chan struct{}) error {
-	var wall <-chan time.Time
-	var manual <-chan manualTick
-	if b.clock != nil {
-		manual = b.clock.ticks
-	} else {
-		t := time.NewTicker(boards.FrameDuration)
-		defer t.Stop()
-		wall = t.C
+	if b.clock == nil {
+		return b.wallClock(ctx, serveDone)
 	}
 	for {
 		select {
@@ -274,11 +281,75 @@ func (b *Board) clockLoop(ctx context.Context, serveDone <-chan struct{}) error 
 			return nil
 		case <-serveDone:
 			return errServeStopped
-		case <-wall:
-			b.tick()
-		case t := <-manual:
+		case t := <-b.clock.ticks:
 			b.tick()
 			close(t.done)
+		}
+	}
+}
+
+// wallClock runs the audio clock on real time. Frames fall on a 20 ms grid
+// that starts with the clock, as on hardware whose frame clock never
+// stops. When no port needs audio (needsClock) the board stops taking
+// frames; a wake-up starts it again at the next frame boundary, so the
+// first frame comes as soon as it would have on a clock that kept
+// running, never more than one frame later. The frames not taken are
+// skipped, not caught up.
+func (b *Board) wallClock(ctx context.Context, serveDone <-chan struct{}) error {
+	start := time.Now()
+	// frameAt is the grid time of the frame under way at t.
+	frameAt := func(t time.Time) time.Time {
+		return t.Add(-t.Sub(start) % boards.FrameDuration)
+	}
+	next := start.Add(boards.FrameDuration) // the frame the timer is set for
+	timer := time.NewTimer(time.Until(next))
+	defer timer.Stop()
+	frames := timer.C
+	paused := false
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-serveDone:
+			return errServeStopped
+		case <-b.wake:
+			if frames == nil {
+				b.log.Debug("audio clock starting")
+				next = frameAt(time.Now()).Add(boards.FrameDuration)
+				timer.Reset(time.Until(next))
+				frames = timer.C
+			}
+		case now := <-frames:
+			at := next
+			if now.Sub(at) >= boards.FrameDuration {
+				// The frames missed while the process did not run are
+				// skipped.
+				at = frameAt(now)
+			}
+			if paused {
+				for _, p := range b.ports {
+					p.resume(at)
+				}
+				paused = false
+			}
+			b.tick()
+			// A wake-up signalled from here on is either seen by
+			// needsClock or left in the channel for the select.
+			select {
+			case <-b.wake:
+			default:
+			}
+			if !b.needsClock() {
+				for _, p := range b.ports {
+					p.pause(at)
+				}
+				paused = true
+				frames = nil
+				b.log.Debug("audio clock stopped: no port needs audio")
+				continue
+			}
+			next = at.Add(boards.FrameDuration)
+			timer.Reset(time.Until(next))
 		}
 	}
 }
