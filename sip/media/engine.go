@@ -12,6 +12,12 @@
 // Audio crosses the session on the board's 20 ms audio clock: WriteFrame and
 // ReadFrame never block on the network and do not allocate. Each is meant to
 // be called from one goroutine at a time (they may be different goroutines).
+// While ReadFrame is being called, it also takes in the RTP that arrived
+// since its last call, stamped with the kernel's arrival times, and the
+// session's RTP read goroutine stands aside: a call then wakes the process
+// once per frame, not once per frame and again per packet. On Linux both
+// directions use raw non-blocking system calls, which keep the Go runtime's
+// sysmon thread asleep (see rtpSocket).
 package media
 
 import (

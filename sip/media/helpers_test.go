@@ -127,6 +127,9 @@ func (c *call) talk(d time.Duration) {
 		}
 		ok := waitFor(5*time.Second, func() bool {
 			for _, p := range c.parties {
+				// What ReadFrame does first: once the session is
+				// clocked, its read goroutine leaves the socket to it.
+				p.s.drainRTP(c.clock.now())
 				if rtpTaken(p.s) < p.expect() {
 					return false
 				}

@@ -29,6 +29,8 @@ type rxState struct {
 	firstAt time.Time
 	dtmf    rxDigit
 
+	eventsClosed bool // Close closed Session.events: nothing may emit
+
 	lastSR   uint32 // middle 32 bits of the remote's last SR NTP time
 	lastSRAt time.Time
 	peer     peerView
@@ -123,6 +125,8 @@ func (s *Session) handleRTP(buf []byte, from netip.AddrPort, now time.Time) {
 	defer s.rxMu.Unlock()
 	rx := &s.rx
 	switch {
+	case rx.eventsClosed:
+		return // a ReadFrame racing Close: the session is gone
 	case n == nil:
 		s.c.malformed.Add(1)
 		return

@@ -21,6 +21,11 @@ import (
 // ErrClosed is returned by the methods of a closed session.
 var ErrClosed = errors.New("media: session closed")
 
+// errSendBufferFull: the kernel's send buffer for the RTP socket is full.
+// The packet is dropped, as a full queue on the way would drop it: waiting
+// would hold up the audio clock.
+var errSendBufferFull = errors.New("media: RTP send buffer full, packet dropped")
+
 // ErrNoTelephoneEvent is returned by SendDigit when the peer did not
 // negotiate RFC 4733 telephone events.
 var ErrNoTelephoneEvent = errors.New("media: the peer did not negotiate telephone-event")
@@ -115,6 +120,23 @@ const (
 	eventsCap    = 32
 	digitsCap    = 16
 	dtmfStale    = 500 * time.Millisecond
+
+	// clockedFor: a session whose ReadFrame ran this recently is clocked,
+	// and ReadFrame reads its RTP socket (see drainRTP).
+	clockedFor = 100 * time.Millisecond
+	// maxDrain bounds the datagrams one ReadFrame takes in, so a flood
+	// cannot stall the audio clock; the rest wait for the next frame.
+	maxDrain = 64
+	// maxArrivalAge bounds how long ago a drained datagram may count as
+	// having arrived: the kernel stamps wall-clock time, which can step.
+	maxArrivalAge = 2 * time.Second
+)
+
+// Who reads the RTP socket (Session.rxOwner).
+const (
+	rxReader int32 = iota // the read goroutine
+	rxParked              // nobody: the read goroutine stands aside for ReadFrame
+	rxDrain               // ReadFrame, now
 )
 
 // Session is the media of one call. Its methods are safe for concurrent
@@ -125,6 +147,7 @@ type Session struct {
 	log      *slog.Logger
 	rtpConn  *net.UDPConn
 	rtcpConn *net.UDPConn
+	rtp      rtpSocket // raw paths on rtpConn: sending is WriteFrame's, receiving ReadFrame's
 	local    netip.AddrPort
 	ssrc     uint32
 	cname    string
@@ -132,6 +155,9 @@ type Session struct {
 	wall     time.Time // epoch's wall-clock reading, for NTP timestamps
 	events   chan Event
 	digits   chan digitRequest
+	// realEpoch is epoch on the real clock, which tells whether ReadFrame
+	// is being called (tests run now in virtual time).
+	realEpoch time.Time
 
 	mu           sync.Mutex // offer/answer state and lifecycle
 	sdp          localSDP
@@ -148,6 +174,13 @@ type Session struct {
 	sendLatch atomic.Pointer[netip.AddrPort] // where RTP goes once latched
 
 	tx txState // WriteFrame's goroutine only
+
+	// Reading RTP: the read goroutine, or ReadFrame while it is called
+	// (drainRTP). rxOwner is one of rxReader, rxParked, rxDrain; resume
+	// hands the socket back to the parked goroutine.
+	rxOwner    atomic.Int32
+	resume     chan struct{}
+	lastReadNS atomic.Int64 // real time since realEpoch of the last ReadFrame; 0: never
 
 	rxMu sync.Mutex
 	rx   rxState
@@ -167,7 +200,11 @@ type counters struct {
 	eventsDropped                              atomic.Uint64
 	lastRxNS, armedNS                          atomic.Int64 // since epoch
 	timeoutFired                               atomic.Bool
-	sendErrorLogged                            atomic.Bool
+	sendErrorLogged, recvErrorLogged           atomic.Bool
+	// sendDropped counts RTP packets dropped on a full send buffer;
+	// drained, datagrams ReadFrame took in; parks, how often the read
+	// goroutine stood aside for it.
+	sendDropped, drained, parks atomic.Uint64
 }
 
 func newSession(set settings, clock func() time.Time, rtpConn, rtcpConn *net.UDPConn) *Session {
@@ -185,6 +222,7 @@ func newSession(set settings, clock func() time.Time, rtpConn, rtcpConn *net.UDP
 		wall:     now.Round(0),
 		events:   make(chan Event, eventsCap),
 		digits:   make(chan digitRequest, digitsCap),
+		resume:   make(chan struct{}, 1),
 		jb:       jitter.New(set.jitter),
 		sdp: localSDP{
 			name:      set.sessionName,
@@ -196,7 +234,12 @@ func newSession(set settings, clock func() time.Time, rtpConn, rtcpConn *net.UDP
 			offerDTMF: set.dtmfPT,
 		},
 	}
+	s.realEpoch = time.Now()
 	s.log = set.log.With("rtp", s.local.String())
+	if err := s.rtp.init(rtpConn); err != nil {
+		// It still works: RTP is read on the read goroutine alone.
+		s.log.Info("media: ReadFrame will not read RTP", "err", err)
+	}
 	// RFC 3550 wants random initial sequence numbers and timestamps.
 	s.tx.seq = uint16(rand.Uint32())
 	s.tx.ts = rand.Uint32()
@@ -394,7 +437,7 @@ func (s *Session) start() {
 	s.wg.Add(3)
 	go func() {
 		defer s.wg.Done()
-		s.readLoop(s.rtpConn, s.handleRTP)
+		s.rtpLoop(ctx.Done())
 	}()
 	go func() {
 		defer s.wg.Done()
@@ -406,22 +449,117 @@ func (s *Session) start() {
 	}()
 }
 
+// rtpLoop reads RTP while nobody calls ReadFrame, and stands aside while
+// somebody does: then ReadFrame reads the socket on the audio clock's
+// wake-ups instead of this goroutine waking for every packet (see
+// drainRTP). It checks after each packet, so it stands aside at most one
+// packet after ReadFrame starts; the control goroutine's watch tick brings
+// it back when ReadFrame stops (resumeReader).
+func (s *Session) rtpLoop(done <-chan struct{}) {
+	buf := make([]byte, maxDatagram+1) // see readLoop
+	handle := s.handleRTP
+	for {
+		if s.clocked() {
+			// Only this goroutine leaves rxReader: no other party can
+			// hold the socket now.
+			s.rxOwner.Store(rxParked)
+			s.c.parks.Add(1)
+			select {
+			case <-s.resume: // resumeReader set rxReader
+			case <-done:
+				return
+			}
+			continue
+		}
+		if !s.readOne(s.rtpConn, buf, handle) {
+			return
+		}
+	}
+}
+
+// clocked tells whether ReadFrame ran within clockedFor, on the real clock.
+func (s *Session) clocked() bool {
+	last := s.lastReadNS.Load()
+	return last != 0 && time.Since(s.realEpoch)-time.Duration(last) < clockedFor
+}
+
+// resumeReader gives the RTP socket back to the read goroutine once
+// ReadFrame has not been called for clockedFor. If ReadFrame is draining
+// right now, the next watch tick tries again.
+func (s *Session) resumeReader() {
+	if !s.clocked() && s.rxOwner.CompareAndSwap(rxParked, rxReader) {
+		select {
+		case s.resume <- struct{}{}:
+		default: // cannot happen: one token per CompareAndSwap, taken before the next
+		}
+	}
+}
+
+// drainRTP is ReadFrame's share of receiving: it marks the session clocked
+// and, once the read goroutine stands aside, takes in every datagram
+// waiting on the RTP socket (non-blocking), each with the kernel's arrival
+// time mapped onto the session clock. Where that is not available
+// (rtpSocket.canRecv), the goroutine reads as before.
+func (s *Session) drainRTP(now time.Time) {
+	if !s.rtp.canRecv() || s.closing.Load() {
+		return
+	}
+	wall := time.Now()
+	s.lastReadNS.Store(max(int64(wall.Sub(s.realEpoch)), 1))
+	if !s.rxOwner.CompareAndSwap(rxParked, rxDrain) {
+		return
+	}
+	defer s.rxOwner.Store(rxParked)
+	wallNS := wall.UnixNano()
+	for range maxDrain {
+		pkt, from, stamp, ok, err := s.rtp.recv()
+		if !ok {
+			if err != nil && !s.closing.Load() && !s.c.recvErrorLogged.Swap(true) {
+				s.log.Warn("media: read RTP failed (further failures not logged)", "err", err)
+			}
+			return
+		}
+		s.c.drained.Add(1)
+		if !from.IsValid() { // cannot happen on a UDP socket
+			s.c.malformed.Add(1)
+			continue
+		}
+		s.handleRTP(pkt, from, arrivalAt(now, wallNS, stamp))
+	}
+}
+
+// arrivalAt maps a kernel receive stamp (Unix ns; 0 for none) onto the
+// session clock: as long before now as it is before the wall clock's
+// wallNS, within [0, maxArrivalAge].
+func arrivalAt(now time.Time, wallNS, stampNS int64) time.Time {
+	if stampNS == 0 {
+		return now
+	}
+	return now.Add(-min(max(time.Duration(wallNS-stampNS), 0), maxArrivalAge))
+}
+
 func (s *Session) readLoop(conn *net.UDPConn, handle func([]byte, netip.AddrPort, time.Time)) {
 	// One byte more than we accept, so that an oversized datagram shows as
 	// one instead of being silently truncated.
 	buf := make([]byte, maxDatagram+1)
-	for {
-		n, from, err := conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			s.log.Debug("media read", "err", err)
-			time.Sleep(time.Millisecond) // do not spin on a persistent error
-			continue
-		}
-		handle(buf[:n], from, s.now())
+	for s.readOne(conn, buf, handle) {
 	}
+}
+
+// readOne waits for one datagram and handles it; false when the socket is
+// closed.
+func (s *Session) readOne(conn *net.UDPConn, buf []byte, handle func([]byte, netip.AddrPort, time.Time)) bool {
+	n, from, err := conn.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		if s.closing.Load() || errors.Is(err, net.ErrClosed) {
+			return false
+		}
+		s.log.Debug("media read", "err", err)
+		time.Sleep(time.Millisecond) // do not spin on a persistent error
+		return true
+	}
+	handle(buf[:n], from, s.now())
+	return true
 }
 
 // control sends RTCP reports and watches for silence.
@@ -438,6 +576,7 @@ func (s *Session) control(ctx context.Context) {
 			s.sendRTCP(s.now(), false)
 		case <-watchTick.C:
 			s.watch(s.now())
+			s.resumeReader()
 		}
 	}
 }
@@ -477,8 +616,13 @@ func (s *Session) Close() error {
 	}
 	err := errors.Join(s.rtpConn.Close(), s.rtcpConn.Close())
 	s.wg.Wait()
+	// ReadFrame may be taking in RTP right now, and handleRTP emits under
+	// rxMu: it sees eventsClosed instead of a closed channel.
 	s.mu.Lock()
+	s.rxMu.Lock()
+	s.rx.eventsClosed = true
 	close(s.events)
+	s.rxMu.Unlock()
 	s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("media: close: %w", err)
@@ -561,7 +705,17 @@ func (s *Session) WriteFrame(pcm []int16) {
 // phone now: from the jitter buffer, with gaps concealed; silence before
 // anything was received. It does not block on the network or allocate; call
 // it from one goroutine at a time.
-func (s *Session) ReadFrame(pcm []int16) { s.readFrameAt(pcm, s.now()) }
+//
+// While it is called regularly (on the board's audio clock), ReadFrame also
+// takes in the RTP that arrived since the last call, and the session's RTP
+// read goroutine stands aside: one wake-up per frame instead of two. When
+// the calls stop, the goroutine takes over again within a watch interval
+// (at most 500 ms).
+func (s *Session) ReadFrame(pcm []int16) {
+	now := s.now()
+	s.drainRTP(now)
+	s.readFrameAt(pcm, now)
+}
 
 func (s *Session) readFrameAt(pcm []int16, now time.Time) {
 	s.jbMu.Lock()
@@ -585,7 +739,10 @@ func (s *Session) sendRTP(n *negotiation, pkt []byte, payload int, samples uint3
 	if p := s.sendLatch.Load(); p != nil {
 		dst = *p
 	}
-	if _, err := s.rtpConn.WriteToUDPAddrPort(pkt, dst); err != nil {
+	if err := s.rtp.send(pkt, dst); err != nil {
+		if err == errSendBufferFull {
+			s.c.sendDropped.Add(1)
+		}
 		if !s.closing.Load() && !s.c.sendErrorLogged.Swap(true) {
 			s.log.Warn("media: send RTP failed (further failures not logged)", "to", dst.String(), "err", err)
 		}
