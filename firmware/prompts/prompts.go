@@ -1,0 +1,102 @@
+package prompts
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/tipring/tipring/boards"
+	"github.com/tipring/tipring/sip/media/g711"
+)
+
+// data holds the recordings made by scripts/prompts.sh: <key>.ul, raw
+// G.711 μ-law at 8 kHz, and VERSION. The whole directory is embedded rather
+// than data/*.ul so that the package, whose Keys the generator imports,
+// still compiles when there are no recordings yet (VERSION is always there).
+//
+//go:embed data
+var data embed.FS
+
+// GapSamples is the silence Clip puts between two prompts: 120 ms, about
+// the pause between words in careful speech, since each recording is
+// trimmed to the word itself.
+const GapSamples = 120 * boards.SampleRate / 1000
+
+// ErrUnknownPrompt is returned (wrapped, with the key) by Clip for a key
+// that is not in Keys.
+var ErrUnknownPrompt = errors.New("unknown prompt")
+
+// Set is every prompt decoded to 16-bit linear PCM at 8 kHz. It is not
+// changed after Load and is safe for concurrent use.
+type Set struct {
+	pcm map[string][]int16
+}
+
+// Load decodes every embedded prompt once. It fails if a key of Keys has
+// no recording, if a recording is empty, or if there is a recording that
+// no key names: the data and the list must have been made together.
+func Load() (*Set, error) {
+	s, err := load(data, "data")
+	if err != nil {
+		return nil, fmt.Errorf("prompts: embedded data: %w", err)
+	}
+	return s, nil
+}
+
+func load(fsys fs.FS, dir string) (*Set, error) {
+	keys := Keys()
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		key, ok := strings.CutSuffix(e.Name(), ".ul")
+		if ok && !slices.Contains(keys, key) {
+			return nil, fmt.Errorf("recording %s has no key in Keys", e.Name())
+		}
+	}
+	s := &Set{pcm: make(map[string][]int16, len(keys))}
+	for _, key := range keys {
+		b, err := fs.ReadFile(fsys, path.Join(dir, key+".ul"))
+		if err != nil {
+			return nil, fmt.Errorf("prompt %q: %w", key, err)
+		}
+		if len(b) == 0 {
+			return nil, fmt.Errorf("prompt %q: empty recording", key)
+		}
+		pcm := make([]int16, len(b))
+		g711.UlawDecodeFrame(pcm, b)
+		s.pcm[key] = pcm
+	}
+	return s, nil
+}
+
+// Clip returns the prompts named by keys, one after the other with
+// GapSamples of silence between them, as new 8 kHz PCM the caller owns. No
+// keys give an empty clip. An unknown key is an error that names it, so a
+// typo is found before the caller hears nothing.
+func (s *Set) Clip(keys ...string) ([]int16, error) {
+	n := 0
+	for i, k := range keys {
+		p, ok := s.pcm[k]
+		if !ok {
+			return nil, fmt.Errorf("prompts: %w %q", ErrUnknownPrompt, k)
+		}
+		if i > 0 {
+			n += GapSamples
+		}
+		n += len(p)
+	}
+	clip := make([]int16, 0, n)
+	for i, k := range keys {
+		if i > 0 {
+			clip = clip[:len(clip)+GapSamples] // make zeroed the whole capacity
+		}
+		clip = append(clip, s.pcm[k]...)
+	}
+	return clip, nil
+}
