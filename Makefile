@@ -13,6 +13,7 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/tipring ./firmware/cmd/tipring
 	$(GO) build -trimpath -o $(BIN)/devprovider ./scripts/devprovider
+	$(GO) build -trimpath -o $(BIN)/devbilling ./scripts/devbilling
 
 # The firmware on the simulated board, with the development provider, on
 # loopback. The README shows the calls to try.

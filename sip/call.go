@@ -93,6 +93,9 @@ type CallEvent struct {
 	SDP    []byte
 	By     Side
 	At     time.Time
+	// Contact is who answered: the 2xx's Contact URI (Answered only), the
+	// evidence a billing dispute needs.
+	Contact string
 }
 
 // Party is the other end of a call as a telephone shows it.

@@ -297,7 +297,7 @@ func (c *Call) established(tx sip.ClientTransaction, inv *sip.Request, res *sip.
 	if len(res.Body()) > 0 {
 		sdp = res.Body()
 	}
-	c.emitLocked(CallEvent{Kind: Answered, Code: res.StatusCode, Reason: res.Reason, SDP: sdp})
+	c.emitLocked(CallEvent{Kind: Answered, Code: res.StatusCode, Reason: res.Reason, SDP: sdp, Contact: c.d.target.String()})
 	c.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(context.Background(), u.timers.Transaction)

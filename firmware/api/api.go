@@ -13,7 +13,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
+
+	"github.com/tipring/tipring/meter"
 )
 
 // Status is the answer to GET /api/v1/status.
@@ -56,6 +59,24 @@ type Source interface {
 	Status() Status
 }
 
+// Billing supplies the balance and the call history; a Source that is also
+// a Billing serves /api/v1/balance, /api/v1/calls and /api/v1/statement.
+type Billing interface {
+	Balance() (meter.BalanceInfo, error)
+	Calls(limit int) ([]meter.Record, error)
+	Statement(month time.Time) (meter.Statement, error)
+}
+
+// Calls is the answer to GET /api/v1/calls.
+type Calls struct {
+	Calls []meter.Record `json:"calls"`
+}
+
+const (
+	defaultCalls = 50
+	maxCalls     = 10000
+)
+
 // Server is the management API server.
 type Server struct {
 	addr     string
@@ -84,6 +105,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.src.Status())
 	})
+	if b, ok := s.src.(Billing); ok {
+		s.billing(mux, b)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -102,6 +126,54 @@ func (s *Server) auth(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) billing(mux *http.ServeMux, b Billing) {
+	mux.HandleFunc("GET /api/v1/balance", func(w http.ResponseWriter, r *http.Request) {
+		info, err := b.Balance()
+		if err != nil {
+			s.log.Error("balance", "err", err)
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, info)
+	})
+	mux.HandleFunc("GET /api/v1/calls", func(w http.ResponseWriter, r *http.Request) {
+		limit := defaultCalls
+		if v := r.URL.Query().Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > maxCalls {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("limit: want a number from 1 to %d, got %q", maxCalls, v))
+				return
+			}
+			limit = n
+		}
+		calls, err := b.Calls(limit)
+		if err != nil {
+			s.log.Error("calls", "err", err)
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		if calls == nil {
+			calls = []meter.Record{}
+		}
+		writeJSON(w, http.StatusOK, Calls{Calls: calls})
+	})
+	mux.HandleFunc("GET /api/v1/statement", func(w http.ResponseWriter, r *http.Request) {
+		v := r.URL.Query().Get("month")
+		month, err := time.ParseInLocation("2006-01", v, time.Local)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("month: want YYYY-MM, got %q", v))
+			return
+		}
+		st, err := b.Statement(month)
+		if err != nil {
+			s.log.Error("statement", "err", err)
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, st)
 	})
 }
 

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
+
+	"github.com/tipring/tipring/meter"
 )
 
 // Client talks to a running device's management API.
@@ -28,6 +32,27 @@ func NewClient(base, password string, hc *http.Client) *Client {
 func (c *Client) Status(ctx context.Context) (Status, error) {
 	var s Status
 	err := c.get(ctx, "/api/v1/status", &s)
+	return s, err
+}
+
+// Balance fetches /api/v1/balance.
+func (c *Client) Balance(ctx context.Context) (meter.BalanceInfo, error) {
+	var b meter.BalanceInfo
+	err := c.get(ctx, "/api/v1/balance", &b)
+	return b, err
+}
+
+// Calls fetches the newest limit records of /api/v1/calls.
+func (c *Client) Calls(ctx context.Context, limit int) ([]meter.Record, error) {
+	var cs Calls
+	err := c.get(ctx, "/api/v1/calls?limit="+strconv.Itoa(limit), &cs)
+	return cs.Calls, err
+}
+
+// Statement fetches the statement of month ("2026-11").
+func (c *Client) Statement(ctx context.Context, month string) (meter.Statement, error) {
+	var s meter.Statement
+	err := c.get(ctx, "/api/v1/statement?month="+url.QueryEscape(month), &s)
 	return s, err
 }
 

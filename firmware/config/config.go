@@ -102,6 +102,14 @@ type MeterConfig struct {
 	Checkpoint   Duration `toml:"checkpoint"`
 	WarnBefore   Duration `toml:"warn_before"`
 	OfflineGrace Duration `toml:"offline_grace"`
+	// SyncInterval is how often the account is fetched from the back end
+	// when no call prompts it.
+	SyncInterval Duration `toml:"sync_interval"`
+	// BalanceCode speaks the balance on the handset.
+	BalanceCode string `toml:"balance_code"`
+	// AnnounceLimit says "you have N minutes for this call" before a
+	// metered call is dialled.
+	AnnounceLimit bool `toml:"announce_limit"`
 }
 
 // DiagConfig is the [diag] table.
@@ -235,6 +243,8 @@ func Defaults() *Config {
 			Checkpoint:   Duration(10 * time.Second),
 			WarnBefore:   Duration(60 * time.Second),
 			OfflineGrace: Duration(72 * time.Hour),
+			SyncInterval: Duration(5 * time.Minute),
+			BalanceCode:  "*225",
 		},
 	}
 }
@@ -354,6 +364,21 @@ func (c *Config) validate(v *validator) {
 		if u, err := url.Parse(c.Meter.Backend); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			v.fail("meter.backend", "meter.backend", fmt.Sprintf("want an http(s) URL, got %q", c.Meter.Backend))
 		}
+		if c.Meter.Account == "" {
+			v.fail("meter.account", "meter", "missing: meter.backend is set, so the account number is needed")
+		}
+		if c.Meter.Token == "" {
+			v.fail("meter.token", "meter", "missing: meter.backend is set, so the device token is needed")
+		}
+	}
+	if c.Meter.Checkpoint.D() < time.Second {
+		v.fail("meter.checkpoint", "meter.checkpoint", "want at least 1s: every checkpoint is a write to flash")
+	}
+	if c.Meter.SyncInterval.D() < time.Second {
+		v.fail("meter.sync_interval", "meter.sync_interval", "want at least 1s")
+	}
+	if bc := c.Meter.BalanceCode; bc != "" && strings.Trim(bc, "0123456789*#") != "" {
+		v.fail("meter.balance_code", "meter.balance_code", fmt.Sprintf("want digits, * and # only, got %q", bc))
 	}
 	if len(c.Lines) == 0 {
 		v.fail("", "line", "no [[line]] configured: add one per phone port")

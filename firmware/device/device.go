@@ -19,6 +19,9 @@ import (
 	"github.com/tipring/tipring/firmware/api"
 	"github.com/tipring/tipring/firmware/config"
 	"github.com/tipring/tipring/firmware/line"
+	"github.com/tipring/tipring/firmware/prompts"
+	"github.com/tipring/tipring/meter"
+	"github.com/tipring/tipring/meter/ledger"
 	"github.com/tipring/tipring/sip"
 	"github.com/tipring/tipring/sip/media"
 )
@@ -45,10 +48,12 @@ type Device struct {
 	region  *region.Region
 	started time.Time
 
-	board boards.Board
-	ua    *sip.UA
-	lines []*line.Line
-	api   *api.Server
+	board  boards.Board
+	ua     *sip.UA
+	meter  *meter.Meter
+	ledger *ledger.Ledger
+	lines  []*line.Line
+	api    *api.Server
 
 	ready chan struct{}
 }
@@ -78,6 +83,23 @@ func (d *Device) Run(ctx context.Context) error {
 	d.started = time.Now()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+
+	m, led, err := d.openMeter()
+	if err != nil {
+		return err
+	}
+	d.meter, d.ledger = m, led
+	// Deferred before the parts' wait below, so it runs after every part
+	// (lines file their records, the meter its last checkpoint) stopped.
+	defer func() {
+		if err := led.Close(); err != nil {
+			d.log.Error("close ledger", "err", err)
+		}
+	}()
+	voice, err := prompts.Load()
+	if err != nil {
+		return fmt.Errorf("device: %w", err)
+	}
 
 	board, err := d.opts.Boards.Open(d.cfg.Device.Board, boards.Options{
 		Region:   d.region.Code,
@@ -129,6 +151,7 @@ func (d *Device) Run(ctx context.Context) error {
 	defer wg.Wait()
 
 	start("board", board.Run)
+	start("meter", m.Run)
 	start("sip", ua.Run)
 	select {
 	case <-ua.Ready():
@@ -150,13 +173,17 @@ func (d *Device) Run(ctx context.Context) error {
 			return err
 		}
 		l, err := line.New(line.Config{
-			Port:       port,
-			Region:     d.region,
-			Plan:       lc.Plan(),
-			Emergency:  d.emergency(),
-			Signalling: signalling{ua: ua, line: lc.Port},
-			Media:      mediaFactory{engine},
-			Logger:     d.log.With("room", "line"),
+			Port:          port,
+			Region:        d.region,
+			Plan:          lc.Plan(),
+			Emergency:     d.emergency(),
+			Signalling:    signalling{ua: ua, line: lc.Port},
+			Media:         mediaFactory{engine},
+			Meter:         lineMeter{m},
+			Prompts:       voice,
+			BalanceCode:   d.cfg.Meter.BalanceCode,
+			AnnounceLimit: d.cfg.Meter.AnnounceLimit,
+			Logger:        d.log.With("room", "line"),
 		})
 		if err != nil {
 			cancel(err)

@@ -47,6 +47,7 @@ control = "127.0.0.1:0"
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Device.DataDir = t.TempDir()
 	return cfg
 }
 

@@ -23,6 +23,8 @@ import (
 	"github.com/tipring/tipring/boards/dsp"
 	"github.com/tipring/tipring/boards/region"
 	"github.com/tipring/tipring/firmware/dialplan"
+	"github.com/tipring/tipring/firmware/prompts"
+	"github.com/tipring/tipring/meter"
 	"github.com/tipring/tipring/sip"
 	"github.com/tipring/tipring/sip/media"
 )
@@ -83,6 +85,16 @@ type Config struct {
 	// the detector reports a digit when it is sure, before the key is
 	// released, so the length the user held it is not known yet.
 	DigitDuration time.Duration
+	// Meter authorizes, meters and records calls; nil: none of that.
+	Meter Meter
+	// Prompts speaks the meter's announcements; nil: tones only.
+	Prompts Prompts
+	// BalanceCode speaks the balance (default "*225"); it takes precedence
+	// over the dial plan.
+	BalanceCode string
+	// AnnounceLimit says "you have N minutes for this call" before a
+	// metered call is dialled.
+	AnnounceLimit bool
 	Logger        *slog.Logger
 }
 
@@ -102,6 +114,7 @@ const (
 	Disconnected State = "disconnected" // a failure or end tone plays
 	OffHookAlarm State = "warning"      // the off-hook warning plays
 	Lockout      State = "lockout"      // off-hook, silent, waiting for on-hook
+	Announcing   State = "announcement" // a spoken prompt plays
 )
 
 // Status is a snapshot for the management API.
@@ -146,6 +159,14 @@ type Line struct {
 	// runCtx is Run's context, kept for the calls the line places: their
 	// transactions end when the line stops.
 	runCtx context.Context
+
+	mcall    MeteredCall // the call's metering and record
+	answered bool        // the call in progress was answered
+	// Prompts: the audio clock reports the id of a finished clip on
+	// promptDone; afterPrompt is what follows the current one.
+	promptDone  chan uint64
+	promptID    uint64
+	afterPrompt func()
 }
 
 type timerKind int
@@ -158,10 +179,12 @@ const (
 	noAnswerTimer
 )
 
-// audioPath connects the port's audio to a media session.
+// audioPath connects the port's audio to a media session and plays
+// prompts over it.
 type audioPath struct {
-	sess MediaSession
-	send atomic.Bool // false before answer: we listen to early media, say nothing
+	sess   MediaSession         // nil for a prompt outside a call
+	send   atomic.Bool          // false before answer: we listen to early media, say nothing
+	prompt atomic.Pointer[clip] // a prompt to the phone, in place of the far end
 }
 
 // New checks the configuration and returns a line ready to Run.
@@ -193,11 +216,15 @@ func New(cfg Config) (*Line, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.BalanceCode == "" {
+		cfg.BalanceCode = "*225"
+	}
 	l := &Line{
-		cfg:      cfg,
-		log:      cfg.Logger.With("port", cfg.Port.Number()),
-		incoming: make(chan Call, 4),
-		state:    Idle,
+		cfg:        cfg,
+		log:        cfg.Logger.With("port", cfg.Port.Number()),
+		incoming:   make(chan Call, 4),
+		state:      Idle,
+		promptDone: make(chan uint64, 1),
 	}
 	l.status = Status{Port: cfg.Port.Number(), Hook: "on", State: Idle, Since: time.Now()}
 	return l, nil
@@ -234,6 +261,7 @@ func (l *Line) Run(ctx context.Context) error {
 		port.StopTone()
 		port.StopRing()
 		l.endCall("shutdown")
+		l.closeRecord(meter.End{Disposition: meter.Cancelled, Reason: "shutdown", HungUpBy: "local"})
 		l.timer.Stop()
 		l.wg.Wait()
 	}()
@@ -249,6 +277,10 @@ func (l *Line) Run(ctx context.Context) error {
 		var mediaEvents <-chan media.Event
 		if l.sess != nil {
 			mediaEvents = l.sess.Events()
+		}
+		var notices <-chan meter.Notice
+		if l.mcall != nil {
+			notices = l.mcall.Notices()
 		}
 		select {
 		case <-ctx.Done():
@@ -268,6 +300,10 @@ func (l *Line) Run(ctx context.Context) error {
 			if ok {
 				l.onMedia(ev)
 			}
+		case n := <-notices:
+			l.onNotice(n)
+		case id := <-l.promptDone:
+			l.onPromptDone(id)
 		case c := <-l.incoming:
 			l.onIncoming(c)
 		case <-l.timer.C:
@@ -284,10 +320,13 @@ func (l *Line) onAudio(up, down *boards.Frame) {
 	if a == nil {
 		return
 	}
-	if a.send.Load() {
-		a.sess.WriteFrame(up[:])
+	if a.sess != nil {
+		if a.send.Load() {
+			a.sess.WriteFrame(up[:])
+		}
+		a.sess.ReadFrame(down[:])
 	}
-	a.sess.ReadFrame(down[:])
+	l.playClip(a, down[:])
 }
 
 func (l *Line) setState(s State) {
@@ -341,18 +380,14 @@ func (l *Line) onPort(ev boards.Event) {
 func (l *Line) offHook() {
 	switch l.state {
 	case Idle:
-		l.digits = ""
-		if l.cfg.Signalling.Registered() {
-			l.cfg.Port.PlayTone(l.cfg.Region.Dial)
-			l.setState(DialTone)
-		} else {
-			// Never dial tone on a dead line; emergency numbers are still
-			// attempted (see onDigit).
-			l.cfg.Port.PlayTone(l.cfg.Region.NoService)
-			l.setState(NoService)
+		// Never dial tone on a dead line; emergency numbers are still
+		// attempted (see onDigit).
+		if l.cfg.Meter != nil && l.cfg.Meter.TakeNotice() == meter.NoticeRechargeDeclined {
+			l.setState(Announcing)
+			l.playPrompt([]string{prompts.RechargeDeclined}, l.dialTone)
+			return
 		}
-		// A hot line dials at once; a warm line waits its own timer.
-		l.decide(l.cfg.Plan.Match(""))
+		l.dialTone()
 	case Ringing:
 		l.answer()
 	}
@@ -360,8 +395,11 @@ func (l *Line) offHook() {
 
 func (l *Line) onHook() {
 	l.stopTimer()
+	l.stopPrompt()
 	l.cfg.Port.StopTone()
 	l.endCall("local hang-up")
+	// Authorized but not dialled yet (the limit was being announced).
+	l.closeRecord(meter.End{Disposition: meter.Cancelled, Reason: "hung up before the call was placed", HungUpBy: "local"})
 	l.digits = ""
 	l.setState(Idle)
 }
@@ -386,6 +424,19 @@ func (l *Line) onDigit(ev boards.Event) {
 	l.digits += string(ev.Digit)
 	if slices.Contains(l.cfg.Emergency, l.digits) {
 		l.dial(l.digits, true)
+		return
+	}
+	if l.digits == l.cfg.BalanceCode {
+		l.speakBalance()
+		return
+	}
+	if strings.HasPrefix(l.cfg.BalanceCode, l.digits) {
+		// The balance code wins over a plan rule it overlaps (*xx).
+		r := l.cfg.Plan.Match(l.digits)
+		if r.Action != dialplan.Continue || r.Timeout == 0 {
+			r.Timeout = dialplan.DefaultShortTimer
+		}
+		l.startTimer(digitTimer, r.Timeout)
 		return
 	}
 	l.decide(l.cfg.Plan.Match(l.digits))
@@ -438,6 +489,7 @@ func (l *Line) onTimer(kind timerKind) {
 				l.log.Warn("reject unanswered call", "err", err)
 			}
 			l.cfg.Port.StopRing()
+			l.closeRecord(meter.End{Disposition: meter.NoAnswer, SIPCode: 480, Reason: "not answered"})
 			l.dropCall()
 			l.setState(Idle)
 		}
@@ -458,17 +510,48 @@ func (l *Line) fail(cause string, tone boards.Tone) {
 func (l *Line) dial(number string, emergency bool) {
 	l.stopTimer()
 	l.cfg.Port.StopTone()
+	if l.cfg.Meter != nil {
+		mc, err := l.cfg.Meter.Authorize(meter.Attempt{
+			Port: l.cfg.Port.Number(), Direction: "outgoing",
+			Dialled: l.digits, Number: number, Emergency: emergency,
+		})
+		if r, ok := asRefusal(err); ok {
+			l.refused(r)
+			return
+		}
+		if err != nil {
+			l.log.Error("meter", "err", err)
+			l.fail("meter: "+err.Error(), l.cfg.Region.Reorder)
+			return
+		}
+		l.mcall = mc
+		if l.cfg.AnnounceLimit && mc.Metered() {
+			minutes := int(mc.Limit() / time.Minute)
+			l.setState(Announcing)
+			l.playPrompt(prompts.CallLimitSentence(minutes), func() { l.place(number, emergency) })
+			return
+		}
+	}
+	l.place(number, emergency)
+}
+
+// place sends the INVITE for an authorized number.
+func (l *Line) place(number string, emergency bool) {
+	notPlaced := func(cause string) {
+		l.closeRecord(meter.End{Disposition: meter.Failed, Reason: cause})
+		l.fail(cause, l.cfg.Region.Reorder)
+	}
 	sess, err := l.cfg.Media.NewSession()
 	if err != nil {
 		l.log.Error("open media session", "err", err)
-		l.fail("no media ports", l.cfg.Region.Reorder)
+		notPlaced("no media ports")
 		return
 	}
 	offer, err := sess.Offer()
 	if err != nil {
 		l.log.Error("build SDP offer", "err", err)
 		closeQuietly(sess, l.log)
-		l.fail("no SDP offer", l.cfg.Region.Reorder)
+		notPlaced("no SDP offer")
 		return
 	}
 	l.log.Info("dialling", "number", number, "emergency", emergency)
@@ -476,7 +559,7 @@ func (l *Line) dial(number string, emergency bool) {
 	if err != nil {
 		l.log.Warn("INVITE not sent", "number", number, "err", err)
 		closeQuietly(sess, l.log)
-		l.fail("INVITE not sent: "+err.Error(), l.cfg.Region.Reorder)
+		notPlaced("INVITE not sent: " + err.Error())
 		return
 	}
 	l.attach(call, sess, "outgoing")
@@ -486,7 +569,7 @@ func (l *Line) dial(number string, emergency bool) {
 
 func (l *Line) attach(call Call, sess MediaSession, direction string) {
 	l.call, l.sess, l.direction = call, sess, direction
-	l.early, l.heardFar = false, false
+	l.early, l.heardFar, l.answered = false, false, false
 	l.audio.Store(&audioPath{sess: sess})
 	l.setStatus(func(s *Status) {
 		s.CallID = call.ID()
@@ -511,6 +594,7 @@ func (l *Line) onCall(ev sip.CallEvent) {
 		if l.state == Ringing {
 			l.cfg.Port.StopRing()
 			l.stopTimer()
+			l.closeRecord(meter.End{Disposition: meter.Cancelled, Reason: "caller cancelled", HungUpBy: "remote"})
 			l.setStatus(func(s *Status) { s.LastCause = "caller cancelled" })
 			l.dropCall()
 			l.setState(Idle)
@@ -567,6 +651,10 @@ func (l *Line) onAnswered(ev sip.CallEvent) {
 	if a := l.audio.Load(); a != nil {
 		a.send.Store(true)
 	}
+	l.answered = true
+	if l.mcall != nil {
+		l.mcall.Answered(ev.Contact)
+	}
 	l.setState(Connected)
 	l.log.Info("call answered", "call_id", l.call.ID())
 }
@@ -576,8 +664,9 @@ func (l *Line) onFailed(ev sip.CallEvent) {
 	if l.call == nil {
 		return
 	}
-	l.dropCall()
 	cause := fmt.Sprintf("%s (%d)", ev.Reason, ev.Code)
+	l.closeRecord(meter.End{Disposition: failureDisposition(ev.Code), SIPCode: ev.Code, Reason: ev.Reason, HungUpBy: "remote"})
+	l.dropCall()
 	l.fail(cause, FailureTone(l.cfg.Region, ev.Code))
 }
 
@@ -620,6 +709,7 @@ func (l *Line) onEnded(ev sip.CallEvent) {
 		cause += ": " + ev.Reason
 	}
 	wasRinging := l.state == Ringing
+	l.closeRecord(meter.End{Disposition: l.endDisposition(), Reason: cause, HungUpBy: by})
 	l.dropCall()
 	if wasRinging {
 		l.cfg.Port.StopRing()
@@ -643,6 +733,9 @@ func (l *Line) onMedia(ev media.Event) {
 	switch ev.Kind {
 	case media.FirstMedia:
 		l.heardFar = true
+		if !l.answered && l.mcall != nil {
+			l.mcall.EarlyMedia()
+		}
 		if l.state == EarlyMedia {
 			l.cfg.Port.StopTone()
 		}
@@ -656,7 +749,7 @@ func (l *Line) onMedia(ev media.Event) {
 		}
 	case media.Timeout:
 		l.log.Warn("no RTP from the far end; hanging up", "reason", ev.Reason)
-		l.endCall("no RTP: " + ev.Reason)
+		l.endCallAs(meter.End{Disposition: l.endDisposition(), Reason: "no RTP: " + ev.Reason, HungUpBy: "local"}, "no RTP: "+ev.Reason)
 		if l.cfg.Port.OffHook() {
 			l.fail("media timeout", l.cfg.Region.Reorder)
 		} else {
@@ -701,6 +794,15 @@ func (l *Line) onIncoming(c Call) {
 	l.attach(c, sess, "incoming")
 	l.pendingAnswer = answer
 	remote := c.Remote()
+	if l.cfg.Meter != nil {
+		// Incoming calls cost nothing; they are in the history all the same.
+		mc, err := l.cfg.Meter.Authorize(meter.Attempt{Port: l.cfg.Port.Number(), Direction: "incoming", Dialled: remote.Number, Number: remote.Number})
+		if err != nil {
+			l.log.Warn("incoming call not recorded", "err", err)
+		} else {
+			l.mcall = mc
+		}
+	}
 	ring := boards.Ring{Cadence: l.cfg.Region.Ring, Standard: l.cfg.Region.CallerID}
 	if l.cfg.Region.CallerID != boards.CallerIDNone {
 		ring.CallerID = CallerIDFor(remote, time.Now())
@@ -745,12 +847,17 @@ func (l *Line) answer() {
 	l.stopTimer()
 	if err := l.call.Answer(l.pendingAnswer, l.sess); err != nil {
 		l.log.Warn("answer failed", "err", err)
+		l.closeRecord(meter.End{Disposition: meter.Failed, Reason: "answer failed: " + err.Error()})
 		l.dropCall()
 		l.fail("answer failed", l.cfg.Region.Reorder)
 		return
 	}
 	if a := l.audio.Load(); a != nil {
 		a.send.Store(true)
+	}
+	l.answered = true
+	if l.mcall != nil {
+		l.mcall.Answered("")
 	}
 	l.setState(Connected)
 	l.log.Info("call answered", "call_id", l.call.ID())
@@ -766,6 +873,8 @@ func (l *Line) rejectQuietly(c Call, code int, reason string) {
 
 // dropCall forgets the call and closes its media; the SIP side is done.
 func (l *Line) dropCall() {
+	// Every path files the record first; this is the net under them.
+	l.closeRecord(meter.End{Disposition: l.endDisposition(), Reason: "call dropped"})
 	l.audio.Store(nil)
 	if l.sess != nil {
 		closeQuietly(l.sess, l.log)
@@ -777,9 +886,15 @@ func (l *Line) dropCall() {
 // endCall hangs up the call in progress, if any, without blocking the line:
 // CANCEL or BYE transactions finish in the background.
 func (l *Line) endCall(cause string) {
+	l.endCallAs(meter.End{Disposition: l.endDisposition(), Reason: cause, HungUpBy: "local"}, cause)
+}
+
+// endCallAs is endCall with the record's ending spelled out.
+func (l *Line) endCallAs(e meter.End, cause string) {
 	if l.call == nil {
 		return
 	}
+	l.closeRecord(e)
 	call := l.call
 	switch l.state {
 	case Ringing:

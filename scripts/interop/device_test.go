@@ -64,6 +64,7 @@ type device struct {
 	cmd     *exec.Cmd
 	out     *peers.LogBuffer
 	stopped chan error
+	killed  bool // by cut (powercut_test.go): no clean stop to wait for
 }
 
 // startDevice writes a configuration for the accounts (line 1, line 2 …),
@@ -72,12 +73,37 @@ type device struct {
 // SIGTERM when the test ends, and must exit cleanly.
 func startDevice(t *testing.T, region string, accounts ...account) *device {
 	t.Helper()
+	return startDeviceWith(t, deviceSetup{Region: region, Accounts: accounts})
+}
+
+// deviceSetup is what startDeviceWith puts in the configuration.
+type deviceSetup struct {
+	Region   string
+	Accounts []account
+	// DialPlan for every line; default "(911|x.T)".
+	DialPlan string
+	// Extra is appended to the configuration (a [meter] table, say).
+	Extra string
+	// DataDir keeps the ledger across restarts; default a new temporary
+	// directory.
+	DataDir string
+}
+
+func startDeviceWith(t *testing.T, setup deviceSetup) *device {
+	t.Helper()
+	region, accounts := setup.Region, setup.Accounts
+	if setup.DataDir == "" {
+		setup.DataDir = t.TempDir()
+	}
+	if setup.DialPlan == "" {
+		setup.DialPlan = "(911|x.T)"
+	}
 	sipPort := peers.FreePort(t, "sip")
 	adminPort := peers.FreePort(t, "tcp")
 	controlPort := peers.FreePort(t, "tcp")
 	rtp := peers.FreePort(t, "udp") &^ 1
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "[device]\nboard = \"sim\"\nregion = %q\ndata_dir = %q\nlog_level = \"debug\"\n\n", region, t.TempDir())
+	fmt.Fprintf(&cfg, "[device]\nboard = \"sim\"\nregion = %q\ndata_dir = %q\nlog_level = \"debug\"\n\n", region, setup.DataDir)
 	fmt.Fprintf(&cfg, "[sip]\nlisten = \"127.0.0.1:%d\"\nrtp_ports = \"%d-%d\"\n\n", sipPort, rtp, rtp+19)
 	for i, a := range accounts {
 		transport := a.Transport
@@ -85,9 +111,10 @@ func startDevice(t *testing.T, region string, accounts ...account) *device {
 			transport = "udp"
 		}
 		fmt.Fprintf(&cfg, "[[line]]\nport = %d\nuser = %q\npassword = %q\nregistrar = %q\ntransport = %q\n", i+1, a.User, a.Password, a.Registrar.String(), transport)
-		fmt.Fprintf(&cfg, "domain = %q\ndial_plan = \"(911|x.T)\"\ninterdigit_short = \"1s\"\ninterdigit_long = \"1500ms\"\n\n", peers.DefaultRealm)
+		fmt.Fprintf(&cfg, "domain = %q\ndial_plan = %q\ninterdigit_short = \"1s\"\ninterdigit_long = \"1500ms\"\n\n", peers.DefaultRealm, setup.DialPlan)
 	}
 	fmt.Fprintf(&cfg, "[admin]\nlisten = \"127.0.0.1:%d\"\npassword = \"interop\"\n\n[sim]\ncontrol = \"127.0.0.1:%d\"\n", adminPort, controlPort)
+	cfg.WriteString(setup.Extra)
 	path := filepath.Join(t.TempDir(), "tipring.toml")
 	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
 		t.Fatal(err)
@@ -124,6 +151,9 @@ func startDevice(t *testing.T, region string, accounts ...account) *device {
 }
 
 func (d *device) stop() {
+	if d.killed {
+		return
+	}
 	select {
 	case err := <-d.stopped:
 		d.t.Errorf("tipring exited early: %v", err)

@@ -28,6 +28,9 @@ func commands() []command {
 		{"run", "run the firmware: tipring run --config FILE", runCmd},
 		{"phone", "drive the sim board's virtual phone: tipring phone PORT offhook|onhook|flash|dial DIGITS|send|state|heard FILE", phoneCmd},
 		{"status", "show registration and line state of the running firmware", statusCmd},
+		{"balance", "show the cached prepaid balance", balanceCmd},
+		{"calls", "list the call history with each charge explained (--csv, --json)", callsCmd},
+		{"statement", "monthly statement: tipring statement YYYY-MM", statementCmd},
 		{"version", "print the firmware version", versionCmd},
 	}
 }
@@ -78,7 +81,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: tipring COMMAND [flags]")
 	fmt.Fprintln(w)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 }
 
