@@ -13,6 +13,7 @@ import (
 
 	"github.com/tipring/tipring/boards/dsp"
 	"github.com/tipring/tipring/boards/sim"
+	"github.com/tipring/tipring/meter"
 	"github.com/tipring/tipring/scripts/peers"
 )
 
@@ -139,23 +140,34 @@ func TestUnknownNumberGivesSITThenReorder(t *testing.T) {
 	d.waitHearing(1, "reorder", 0, 10*time.Second)
 }
 
-// 183 with SDP: the far end's own audio (800 Hz) reaches the phone before
-// the answer, then the answered audio (1004 Hz).
+// 183 with SDP: the far end's own audio (800 Hz) reaches the phone for
+// 10 s before the answer, then the answered audio (1004 Hz); the call is
+// billed from the answer only.
 func TestEarlyMediaReachesThePhoneBeforeAnswer(t *testing.T) {
+	_, url := startBilling(t, 5*meter.Unit, farRate(far.Name))
 	k := peers.StartKamailio(t, []peers.User{alice, far})
 	s := peers.StartSIPp(t, "uas_early_media.xml", "-m", "1", "-d", "3000")
 	k.RegisterContact(t, far, s.Addr)
-	d := startDevice(t, "us", account{User: alice.Name, Password: alice.Password, Registrar: k.Addr})
+	d := startDeviceWith(t, deviceSetup{Region: "us", Extra: meterConfig(url),
+		Accounts: []account{{User: alice.Name, Password: alice.Password, Registrar: k.Addr}}})
 	d.waitRegistered(1)
+	d.waitSynced()
 	d.hook(1, true)
 	d.dial(1, far.Name)
 	d.waitHearing(1, "tone", 800, 10*time.Second)
 	if cs := d.status().Lines[0].CallState; cs != "earlymedia" {
 		t.Fatalf("call state %q while the far end's early media plays, want earlymedia", cs)
 	}
-	d.waitHearing(1, "tone", 1004, 10*time.Second)
+	d.waitHearing(1, "tone", 1004, 15*time.Second)
 	if cs := d.status().Lines[0].CallState; cs != "connected" {
 		t.Fatalf("call state %q after the answer", cs)
+	}
+	rec := d.lastCall(15 * time.Second)
+	if !rec.Evidence.EarlyMedia || rec.RingMS < 10_000 {
+		t.Fatalf("record %+v: want early media noted and 10 s of ringing", rec)
+	}
+	if rec.TalkMS < 2_500 || rec.TalkMS > 4_000 || rec.BilledSeconds > 4 {
+		t.Fatalf("talk %d ms billed %d s: want the 3 s after the answer only", rec.TalkMS, rec.BilledSeconds)
 	}
 }
 
