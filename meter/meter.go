@@ -353,7 +353,14 @@ func (m *Meter) running(now time.Time, extra *Call) ([]Running, []*Call) {
 		if c == nil || !c.rec.Metered || c.ended {
 			continue
 		}
-		rs = append(rs, Running{Rate: *c.rec.Rate, Elapsed: c.elapsed(now)})
+		// A call past its limit is being cut and is billed to the limit
+		// (settle): counting its few milliseconds beyond would start a new
+		// pulse and wrongly extend it to that pulse's end.
+		elapsed := c.elapsed(now)
+		if c.limit > 0 {
+			elapsed = min(elapsed, c.limit)
+		}
+		rs = append(rs, Running{Rate: *c.rec.Rate, Elapsed: elapsed})
 		cs = append(cs, c)
 	}
 	return rs, cs

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -438,5 +439,137 @@ func TestAutoRechargeOncePerCrossing(t *testing.T) {
 	}
 	if be.recharges != 2 || info.Balance != 11*meter.Unit {
 		t.Fatalf("%d requests, balance %s; want 2 and 11.00", be.recharges, info.Balance)
+	}
+}
+
+// With the back end down, calls go on against the cache; the usage waits in
+// the outbox and is delivered once, when the back end is back.
+func TestOutageAndRecovery(t *testing.T) {
+	be := newFakeBackend(t, "5.00", rate(t, "44", "0.60"))
+	r := newRig(t, be, meter.Config{})
+	be.set(func(f *fakeBackend) { f.down = true })
+	c := r.authorize(1, "44")
+	c.Answered("sip:far@127.0.0.1")
+	time.Sleep(1100 * time.Millisecond)
+	rec := c.End(meter.End{Disposition: meter.Answered, HungUpBy: "local", Evidence: meter.Evidence{RTPReceived: 50}})
+	if err := r.m.Sync(context.Background()); err == nil {
+		t.Fatal("sync succeeded with the back end down")
+	}
+	info, err := r.m.Balance()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.UnsyncedCalls != 1 || info.Balance != 5*meter.Unit-rec.Cost {
+		t.Fatalf("during the outage: %+v; want the call pending and counted in the balance", info)
+	}
+	be.set(func(f *fakeBackend) { f.down = false })
+	for range 2 {
+		if err := r.m.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, _ = r.m.Balance()
+	if info.UnsyncedCalls != 0 || be.posts[rec.ID] != 1 || be.account.Balance != info.Balance {
+		t.Fatalf("after recovery: %+v, %d posts, back end %s", info, be.posts[rec.ID], be.account.Balance)
+	}
+}
+
+// A cache older than offline_grace is not trusted: only emergency calls.
+func TestStaleCacheRefusesCalls(t *testing.T) {
+	be := newFakeBackend(t, "5.00", rate(t, "44", "0.60"))
+	r := newRig(t, be, meter.Config{OfflineGrace: 50 * time.Millisecond})
+	be.set(func(f *fakeBackend) { f.down = true })
+	time.Sleep(100 * time.Millisecond)
+	_, err := r.m.Authorize(meter.Attempt{Port: 1, Number: "44"})
+	var ref *meter.Refusal
+	if !errors.As(err, &ref) || ref.Reason != meter.RefusedRatesUnknown {
+		t.Fatalf("err %v, want rates unknown", err)
+	}
+	if _, err := r.m.Authorize(meter.Attempt{Port: 1, Number: "911", Emergency: true}); err != nil {
+		t.Fatalf("emergency refused: %v", err)
+	}
+}
+
+// BenchmarkCutOffLateness measures how late the meter says "exhausted"
+// after the exact moment the credit runs out, over calls with a 1 s limit
+// (10 at a time). The line sends BYE on that notice.
+func BenchmarkCutOffLateness(b *testing.B) {
+	for b.Loop() {
+		be := &fakeBackend{account: meter.Account{Account: "100", Status: meter.Active, Currency: "USD", Balance: 10 * 10_000, RatesVersion: "v1"},
+			posts: map[string]int{}, applied: map[string]meter.Money{}}
+		be.rates = []byte(`{"version":"v1","currency":"USD","rates":[{"prefix":"44","destination":"UK","per_minute":"0.60","first_increment":1,"next_increment":1}]}`)
+		led, err := ledger.Open(filepath.Join(b.TempDir(), "l.db"), ledger.Options{NoSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := meter.New(meter.Config{Ledger: led, Backend: be, WarnBefore: []time.Duration{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.Sync(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		var late []time.Duration
+		for range 10 { // 100 calls in 10 rounds of 10
+			calls := make([]*meter.Call, 10)
+			starts := make([]time.Time, 10)
+			for i := range calls {
+				c, err := m.Authorize(meter.Attempt{Port: 1, Number: "44"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				calls[i] = c
+			}
+			for i, c := range calls {
+				c.Answered("x")
+				starts[i] = time.Now()
+			}
+			for i, c := range calls {
+				limit := c.Limit()
+				n := <-c.Notices()
+				late = append(late, time.Since(starts[i])-limit)
+				if n.Kind != meter.Exhausted {
+					b.Fatalf("notice %+v", n)
+				}
+				c.End(meter.End{Disposition: meter.CutCredit})
+			}
+			// Each round's calls shared 0.10 (1 s each): top up for the next.
+			if err := m.Sync(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			be.set(func(f *fakeBackend) { f.account.Balance = 10 * 10_000 })
+			if err := m.Sync(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		slices.Sort(late)
+		b.ReportMetric(float64(late[len(late)/2].Microseconds())/1000, "median-late-ms")
+		b.ReportMetric(float64(late[len(late)-1].Microseconds())/1000, "max-late-ms")
+		led.Close()
+	}
+}
+
+// When credit runs out for two calls at once, ending the first must not
+// hand the second a pulse it cannot pay (it is already a few ms past its
+// limit, waiting to be cut).
+func TestCutCallsStayCut(t *testing.T) {
+	be := newFakeBackend(t, "0.02", rate(t, "44", "0.60")) // 1 s each for two calls
+	r := newRig(t, be, meter.Config{WarnBefore: []time.Duration{}})
+	a, b := r.authorize(1, "44"), r.authorize(2, "44")
+	a.Answered("x")
+	b.Answered("y")
+	for _, c := range []*meter.Call{a, b} {
+		if n := waitNotice(t, c, 3*time.Second); n.Kind != meter.Exhausted {
+			t.Fatalf("notice %+v", n)
+		}
+	}
+	time.Sleep(20 * time.Millisecond) // the line is slow to hang up
+	ra := a.End(meter.End{Disposition: meter.CutCredit})
+	if l := b.Limit(); l != time.Second {
+		t.Fatalf("b's limit became %v after a ended; want it to stay 1 s", l)
+	}
+	rb := b.End(meter.End{Disposition: meter.CutCredit})
+	if ra.Cost+rb.Cost != 20_000 || rb.BalanceAfter != 0 {
+		t.Fatalf("costs %s + %s, balance after %s: want 0.01 each and 0", ra.Cost, rb.Cost, rb.BalanceAfter)
 	}
 }
