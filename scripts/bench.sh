@@ -43,6 +43,14 @@ echo "== latency benchmarks (firmware/line, -count $COUNT)"
 echo "   $GO test -run '^\$' -bench 'OffHookToDialTone|LastDigitToInvite' -benchmem -count $COUNT ./firmware/line"
 $GO test -run '^$' -bench 'OffHookToDialTone|LastDigitToInvite' -benchmem -count "$COUNT" ./firmware/line | tee "$OUT/latency.txt" || fail=1
 
+echo "== metering benchmarks (meter, meter/ledger)"
+echo "   $GO test -run '^\$' -bench 'Lookup100k|ParseRates100k|Limits' -benchmem -count $COUNT ./meter"
+$GO test -run '^$' -bench 'Lookup100k|ParseRates100k|Limits' -benchmem -count "$COUNT" ./meter | tee "$OUT/meter.txt" || fail=1
+echo "   $GO test -run '^\$' -bench CutOffLateness -benchtime 1x ./meter"
+$GO test -run '^$' -bench CutOffLateness -benchtime 1x ./meter | tee -a "$OUT/meter.txt" || fail=1
+echo "   $GO test -run '^\$' -bench 'Checkpoint2Calls|CallLifecycle' -benchtime 2s ./meter/ledger"
+$GO test -run '^$' -bench 'Checkpoint2Calls|CallLifecycle' -benchtime 2s ./meter/ledger | tee -a "$OUT/meter.txt" || fail=1
+
 echo "== process benchmarks: the real bin/tipring on the sim board (calls of ${BENCH_CALL_SECONDS} s)"
 echo "   TIPRING_BIN=$TIPRING_BIN BENCH_CALL_SECONDS=$BENCH_CALL_SECONDS BENCH_IDLE_SECONDS=$BENCH_IDLE_SECONDS CLK_TCK=$CLK_TCK \\"
 echo "     $GO test -run '^\$' -bench . -benchtime 1x -timeout 60m -v ./scripts/bench"
@@ -116,6 +124,17 @@ for sub in sipp-far-ends outgoing-and-incoming; do
 	row "RSS idle <= 20 MB ($sub)" "${idle:-?} MB VmRSS" "$(le "$idle" 20)"
 	row "RSS in calls <= 20 MB ($sub)" "${calls:-?} MB VmRSS, VmHWM ${hwm:-?} MB" "$( [ "$(le "$calls" 20)" = 1 ] && le "$hwm" 20 || echo 0)"
 done
+
+lns=$(metric "$OUT/meter.txt" '^BenchmarkLookup100k$' ns/op | median)
+lal=$(metric "$OUT/meter.txt" '^BenchmarkLookup100k$' allocs/op | maxof)
+row "rate lookup, 100k prefixes: <= 1 µs, 0 allocs" "${lns:-?} ns (median), max ${lal:-?} allocs/op" "$( [ "$(le "$lns" 1000)" = 1 ] && le "$lal" 0 || echo 0)"
+load=$(metric "$OUT/meter.txt" '^BenchmarkParseRates100k$' ns/op | median)
+rows+=("$(printf '%-50s %-46s %s' "  rate table load, 100k rows" "$(awk -v n="${load:-0}" 'BEGIN { printf "%.0f ms", n / 1e6 }')" "")")
+cmed=$(metric "$OUT/meter.txt" '^BenchmarkCutOffLateness$' median-late-ms)
+cmax=$(metric "$OUT/meter.txt" '^BenchmarkCutOffLateness$' max-late-ms)
+row "cut-off precision over 100 calls: <= 50 ms" "median ${cmed:-?} ms, max ${cmax:-?} ms late" "$(le "$cmax" 50)"
+ckb=$(metric "$OUT/meter.txt" '^BenchmarkCheckpoint2Calls$' written-B/op)
+rows+=("$(printf '%-50s %-46s %s' "  ledger: bytes per checkpoint (2 calls)" "${ckb:-?} B; 6 per minute at checkpoint = 10s" "")")
 
 re='^BenchmarkCPUPerCallMinute$'
 tcpu=$(metric "$OUT/process.txt" "$re" tipring-cpu-s/call-min)

@@ -32,6 +32,7 @@ func (d *Device) openMeter() (*meter.Meter, *ledger.Ledger, error) {
 		Checkpoint:   mc.Checkpoint.D(),
 		OfflineGrace: mc.OfflineGrace.D(),
 		SyncEvery:    mc.SyncInterval.D(),
+		ClockSynced:  clockSynced,
 		Logger:       d.log.With("room", "meter"),
 	}
 	if w := mc.WarnBefore.D(); w > 0 {
