@@ -144,14 +144,7 @@ func TestUnknownNumberGivesSITThenReorder(t *testing.T) {
 // 10 s before the answer, then the answered audio (1004 Hz); the call is
 // billed from the answer only.
 func TestEarlyMediaReachesThePhoneBeforeAnswer(t *testing.T) {
-	_, url := startBilling(t, 5*meter.Unit, farRate(far.Name))
-	k := peers.StartKamailio(t, []peers.User{alice, far})
-	s := peers.StartSIPp(t, "uas_early_media.xml", "-m", "1", "-d", "3000")
-	k.RegisterContact(t, far, s.Addr)
-	d := startDeviceWith(t, deviceSetup{Region: "us", Extra: meterConfig(url),
-		Accounts: []account{{User: alice.Name, Password: alice.Password, Registrar: k.Addr}}})
-	d.waitRegistered(1)
-	d.waitSynced()
+	d := startMetered(t, 5*meter.Unit, []peers.User{alice}, []peers.User{far}, "uas_early_media.xml", "-d", "3000").d
 	d.hook(1, true)
 	d.dial(1, far.Name)
 	d.waitHearing(1, "tone", 800, 10*time.Second)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -81,18 +82,50 @@ func (d *device) waitDelivered() meter.BalanceInfo {
 	return info
 }
 
+// metered is a device whose lines call SIPp far ends through Kamailio,
+// metered against the development billing back end.
+type metered struct {
+	billing *billing.Server
+	far     []*peers.SIPp // one per far user, in order
+	d       *device
+}
+
+// startMetered starts the back end with balance and a farRate per far
+// user, Kamailio with the callers and the far users, a SIPp far end per far
+// user (scenario and args), and the device with one line per caller; it
+// returns once every line is registered and the balance is synced.
+func startMetered(t *testing.T, balance meter.Money, callers, fars []peers.User, scenario string, args ...string) metered {
+	t.Helper()
+	var rates []meter.Rate
+	for _, f := range fars {
+		rates = append(rates, farRate(f.Name))
+	}
+	b, url := startBilling(t, balance, rates...)
+	k := peers.StartKamailio(t, append(slices.Clone(callers), fars...))
+	m := metered{billing: b}
+	for _, f := range fars {
+		s := peers.StartSIPp(t, scenario, append([]string{"-m", "1"}, args...)...)
+		k.RegisterContact(t, f, s.Addr)
+		m.far = append(m.far, s)
+	}
+	setup := deviceSetup{Region: "us", Extra: meterConfig(url)}
+	for _, c := range callers {
+		setup.Accounts = append(setup.Accounts, account{User: c.Name, Password: c.Password, Registrar: k.Addr})
+	}
+	m.d = startDeviceWith(t, setup)
+	for i := range callers {
+		m.d.waitRegistered(i + 1)
+	}
+	m.d.waitSynced()
+	return m
+}
+
 // A balance that covers exactly 95 s: the phone hears the warning about
 // 60 s before the end, and the call is cut at 95 s, billed 95 s.
 func TestMeterWarnsThenCutsWhenCreditRunsOut(t *testing.T) {
 	t.Parallel()
-	b, url := startBilling(t, 950_000, farRate(far.Name))
-	k := peers.StartKamailio(t, []peers.User{alice, far})
-	s := peers.StartSIPp(t, "uas_echo_until_bye.xml", "-m", "1", "-rtp_echo")
-	k.RegisterContact(t, far, s.Addr)
-	d := startDeviceWith(t, deviceSetup{Region: "us", Extra: meterConfig(url),
-		Accounts: []account{{User: alice.Name, Password: alice.Password, Registrar: k.Addr}}})
-	d.waitRegistered(1)
-	d.waitSynced()
+	m := startMetered(t, 950_000, []peers.User{alice}, []peers.User{far}, "uas_echo_until_bye.xml", "-rtp_echo")
+	b, s, d := m.billing, m.far[0], m.d
 	d.hook(1, true)
 	d.dial(1, far.Name)
 	d.eventually("the answer", 15*time.Second, func() bool { return d.status().Lines[0].CallState == "connected" })
@@ -134,19 +167,8 @@ func TestMeterWarnsThenCutsWhenCreditRunsOut(t *testing.T) {
 func TestTwoPortsShareOneBalance(t *testing.T) {
 	t.Parallel()
 	far2 := peers.User{Name: "2001", Password: "pass2001"}
-	b, url := startBilling(t, 600_000, farRate(far.Name), farRate(far2.Name))
-	k := peers.StartKamailio(t, []peers.User{alice, bob, far, far2})
-	s1 := peers.StartSIPp(t, "uas_echo_until_bye.xml", "-m", "1", "-rtp_echo")
-	s2 := peers.StartSIPp(t, "uas_echo_until_bye.xml", "-m", "1", "-rtp_echo")
-	k.RegisterContact(t, far, s1.Addr)
-	k.RegisterContact(t, far2, s2.Addr)
-	d := startDeviceWith(t, deviceSetup{Region: "us", Extra: meterConfig(url), Accounts: []account{
-		{User: alice.Name, Password: alice.Password, Registrar: k.Addr},
-		{User: bob.Name, Password: bob.Password, Registrar: k.Addr},
-	}})
-	d.waitRegistered(1)
-	d.waitRegistered(2)
-	d.waitSynced()
+	m := startMetered(t, 600_000, []peers.User{alice, bob}, []peers.User{far, far2}, "uas_echo_until_bye.xml", "-rtp_echo")
+	b, d := m.billing, m.d
 	d.hook(1, true)
 	d.hook(2, true)
 	d.dial(1, far.Name)
@@ -178,14 +200,7 @@ func TestTwoPortsShareOneBalance(t *testing.T) {
 
 // A busy far end costs nothing and leaves a busy record.
 func TestBusyIsRecordedAndFree(t *testing.T) {
-	_, url := startBilling(t, 5*meter.Unit, farRate(far.Name))
-	k := peers.StartKamailio(t, []peers.User{alice, far})
-	s := peers.StartSIPp(t, "uas_busy.xml", "-m", "1")
-	k.RegisterContact(t, far, s.Addr)
-	d := startDeviceWith(t, deviceSetup{Region: "us", Extra: meterConfig(url),
-		Accounts: []account{{User: alice.Name, Password: alice.Password, Registrar: k.Addr}}})
-	d.waitRegistered(1)
-	d.waitSynced()
+	d := startMetered(t, 5*meter.Unit, []peers.User{alice}, []peers.User{far}, "uas_busy.xml").d
 	d.hook(1, true)
 	d.dial(1, far.Name)
 	d.waitHearing(1, "busy", 0, 10*time.Second)
@@ -199,18 +214,17 @@ func TestBusyIsRecordedAndFree(t *testing.T) {
 // unmetered; an ordinary number is refused with the reason spoken.
 func TestEmergencyCallsGoThroughWithoutCredit(t *testing.T) {
 	psap := peers.User{Name: "911", Password: "pass911"}
-	b, url := startBilling(t, 0, farRate(far.Name))
+	// The PSAP is rated like any far end; the device must not meter it.
+	m := startMetered(t, 0, []peers.User{alice}, []peers.User{psap, far}, "uas_echo_until_bye.xml", "-rtp_echo")
+	d := m.d
 	suspended := meter.Suspended
-	if err := b.Apply(billing.Change{Status: &suspended}); err != nil {
+	if err := m.billing.Apply(billing.Change{Status: &suspended}); err != nil {
 		t.Fatal(err)
 	}
-	k := peers.StartKamailio(t, []peers.User{alice, far, psap})
-	s := peers.StartSIPp(t, "uas_echo_until_bye.xml", "-m", "1", "-rtp_echo")
-	k.RegisterContact(t, psap, s.Addr)
-	d := startDeviceWith(t, deviceSetup{Region: "us", Extra: meterConfig(url),
-		Accounts: []account{{User: alice.Name, Password: alice.Password, Registrar: k.Addr}}})
-	d.waitRegistered(1)
-	d.waitSynced()
+	d.eventually("the suspension synced", 10*time.Second, func() bool {
+		info, err := d.API.Balance(context.Background())
+		return err == nil && info.Status == meter.Suspended
+	})
 
 	d.hook(1, true)
 	d.dial(1, far.Name)
