@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -21,14 +20,8 @@ func writeJSONOut(w io.Writer, v any) error {
 }
 
 func balanceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("balance", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	af := addAPIFlags(fs)
-	asJSON := fs.Bool("json", false, "print the raw JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	c, err := af.client()
+	cmd := newAPICommand("balance", "print the raw JSON", stderr)
+	c, err := cmd.parse(args)
 	if err != nil {
 		return err
 	}
@@ -36,7 +29,7 @@ func balanceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if *cmd.json {
 		return writeJSONOut(stdout, b)
 	}
 	if !b.Metering {
@@ -62,28 +55,22 @@ func balanceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func callsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("calls", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	af := addAPIFlags(fs)
-	asJSON := fs.Bool("json", false, "print the records as JSON")
-	asCSV := fs.Bool("csv", false, "print the records as CSV")
-	limit := fs.Int("limit", 50, "how many of the newest calls")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *asJSON && *asCSV {
-		return usageErr("--json and --csv exclude each other")
-	}
-	c, err := af.client()
+	cmd := newAPICommand("calls", "print the records as JSON", stderr)
+	asCSV := cmd.fs.Bool("csv", false, "print the records as CSV")
+	limit := cmd.fs.Int("limit", 50, "how many of the newest calls")
+	c, err := cmd.parse(args)
 	if err != nil {
 		return err
+	}
+	if *cmd.json && *asCSV {
+		return usageErr("--json and --csv exclude each other")
 	}
 	calls, err := c.Calls(ctx, *limit)
 	if err != nil {
 		return err
 	}
 	switch {
-	case *asJSON:
+	case *cmd.json:
 		return writeJSONOut(stdout, calls)
 	case *asCSV:
 		return writeCallsCSV(stdout, calls)
@@ -221,29 +208,23 @@ func writeCallsCSV(w io.Writer, calls []meter.Record) error {
 }
 
 func statementCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("statement", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	af := addAPIFlags(fs)
-	asJSON := fs.Bool("json", false, "print the statement as JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usageErr("want the month: tipring statement YYYY-MM")
-	}
-	month := fs.Arg(0)
-	if _, err := time.Parse("2006-01", month); err != nil {
-		return usageErr("month %q: want YYYY-MM", month)
-	}
-	c, err := af.client()
+	cmd := newAPICommand("statement", "print the statement as JSON", stderr)
+	c, err := cmd.parse(args)
 	if err != nil {
 		return err
+	}
+	if cmd.fs.NArg() != 1 {
+		return usageErr("want the month: tipring statement YYYY-MM")
+	}
+	month := cmd.fs.Arg(0)
+	if _, err := time.Parse("2006-01", month); err != nil {
+		return usageErr("month %q: want YYYY-MM", month)
 	}
 	s, err := c.Statement(ctx, month)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if *cmd.json {
 		return writeJSONOut(stdout, s)
 	}
 	cur := s.Currency

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -13,26 +12,39 @@ import (
 	"github.com/tipring/tipring/firmware/config"
 )
 
-// apiFlags are the flags every command that talks to the running firmware
-// takes: the configuration file tells where the API listens and its password.
-type apiFlags struct {
+// apiCommand is a command that talks to the running firmware. Its flags
+// say where the API listens and the password (from the configuration file
+// unless given), and whether to print the raw JSON.
+type apiCommand struct {
+	fs       *flag.FlagSet
 	config   *string
 	url      *string
 	password *string
+	json     *bool
 }
 
-func addAPIFlags(fs *flag.FlagSet) apiFlags {
-	return apiFlags{
+// newAPICommand makes the flag set; the caller may add its own flags
+// before parse.
+func newAPICommand(name, jsonHelp string, stderr io.Writer) *apiCommand {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &apiCommand{
+		fs:       fs,
 		config:   fs.String("config", "/etc/tipring/tipring.toml", "configuration file (for the API address and password)"),
 		url:      fs.String("api", "", "management API base URL (default: from the configuration)"),
 		password: fs.String("password", "", "admin password (default: from the configuration)"),
+		json:     fs.Bool("json", false, jsonHelp),
 	}
 }
 
-func (f apiFlags) client() (*api.Client, error) {
-	url, pass := *f.url, *f.password
+// parse reads the flags and returns a client for the API.
+func (c *apiCommand) parse(args []string) (*api.Client, error) {
+	if err := c.fs.Parse(args); err != nil {
+		return nil, err
+	}
+	url, pass := *c.url, *c.password
 	if url == "" || pass == "" {
-		cfg, err := config.Load(*f.config)
+		cfg, err := config.Load(*c.config)
 		if err != nil {
 			return nil, err
 		}
@@ -47,14 +59,8 @@ func (f apiFlags) client() (*api.Client, error) {
 }
 
 func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	af := addAPIFlags(fs)
-	asJSON := fs.Bool("json", false, "print the raw JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	c, err := af.client()
+	cmd := newAPICommand("status", "print the raw JSON", stderr)
+	c, err := cmd.parse(args)
 	if err != nil {
 		return err
 	}
@@ -62,10 +68,8 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(st)
+	if *cmd.json {
+		return writeJSONOut(stdout, st)
 	}
 	fmt.Fprintf(stdout, "tipring %s on board %s, region %s, up %s\n", st.Version, st.Board, st.Region,
 		(time.Duration(st.UptimeSeconds) * time.Second).String())
