@@ -432,9 +432,19 @@ func (c *Call) Metered() bool {
 // EarlyMedia notes that the far end sent media before answering (never
 // billed).
 func (c *Call) EarlyMedia() {
-	c.m.mu.Lock()
+	m := c.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c.rec.Evidence.EarlyMedia || c.ended {
+		return
+	}
 	c.rec.Evidence.EarlyMedia = true
-	c.m.mu.Unlock()
+	c.rec.RingMS = time.Since(c.begun).Milliseconds()
+	// Evidence for a dispute ("I was charged while it rang"): it must
+	// survive a power cut before the answer.
+	if err := m.cfg.Ledger.Update(c.rec); err != nil {
+		m.log.Error("meter: commit early media", "id", c.rec.ID, "err", err)
+	}
 }
 
 // Answered starts metering, on the monotonic clock, and commits the answer.
@@ -565,7 +575,9 @@ func (c *Call) End(e End) Record {
 	if c.answered.IsZero() {
 		r.RingMS = now.Sub(c.begun).Milliseconds()
 	} else {
-		talk := now.Sub(c.answered)
+		// Whole milliseconds, so that the record's talk_ms explains its
+		// own charge exactly.
+		talk := now.Sub(c.answered).Truncate(time.Millisecond)
 		r.TalkMS = talk.Milliseconds()
 		settle(r, talk)
 		if r.Disposition == "" {
@@ -597,15 +609,20 @@ func (c *Call) End(e End) Record {
 	return c.rec
 }
 
-// checkpoint commits "billed up to" for every answered metered call, in
-// one transaction.
+// checkpoint commits "billed up to" for every answered call, and the ring
+// time of the others, in one transaction.
 func (m *Meter) checkpoint() {
 	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var rs []Record
 	for _, c := range m.calls {
-		if c.answered.IsZero() || c.ended {
+		if c.ended {
+			continue
+		}
+		if c.answered.IsZero() {
+			c.rec.RingMS = now.Sub(c.begun).Milliseconds()
+			rs = append(rs, c.rec)
 			continue
 		}
 		talk := c.elapsed(now)

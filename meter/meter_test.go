@@ -300,6 +300,7 @@ func TestAnsweredWithoutAudioIsARefundCandidate(t *testing.T) {
 	r := newRig(t, be, meter.Config{})
 	c := r.authorize(1, "44")
 	c.Answered("sip:far@127.0.0.1")
+	time.Sleep(20 * time.Millisecond) // a billable moment
 	rec := c.End(meter.End{Disposition: meter.Answered, HungUpBy: "local", Evidence: meter.Evidence{RTPSent: 50}})
 	if !rec.RefundCandidate || rec.RefundReason == "" {
 		t.Fatalf("record %+v: want a refund candidate with a reason", rec)
