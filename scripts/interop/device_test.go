@@ -64,7 +64,7 @@ type device struct {
 	cmd     *exec.Cmd
 	out     *peers.LogBuffer
 	stopped chan error
-	killed  bool // by cut (powercut_test.go): no clean stop to wait for
+	killed  bool // by powerCut (powercut_test.go): no clean stop to wait for
 }
 
 // startDevice writes a configuration for the accounts (line 1, line 2 …),
