@@ -75,14 +75,38 @@ func StartSIPp(t testing.TB, scenario string, args ...string) *SIPp {
 			t.Fatalf("peers: %v", err)
 		}
 	}
+	// A free port can be taken by another process between the check and
+	// SIPp's bind (tests of several packages run at once): try again on
+	// other ports when that is what happened.
+	var s *SIPp
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		var err error
+		s, err = startSIPpOnce(t, bin, dir, name, args)
+		if err == nil {
+			break
+		}
+		if attempt < 3 && strings.Contains(err.Error(), "errno = 98") {
+			t.Logf("peers: sipp lost a port race, trying other ports: %v", err)
+			continue
+		}
+		t.Fatalf("peers: sipp did not start: %v", err)
+	}
+	t.Logf("peers: sipp %s on %s (media %d) in %v", name, s.Addr, s.MediaPort, time.Since(start).Round(time.Millisecond))
+	return s
+}
+
+// startSIPpOnce starts SIPp on freshly chosen ports; the error carries
+// SIPp's output.
+func startSIPpOnce(t testing.TB, bin, dir, name string, args []string) (*SIPp, error) {
 	sipPort, err := freePortRun(1, true, true)
 	if err != nil {
-		t.Fatalf("peers: %v", err)
+		return nil, err
 	}
 	// RTP, RTCP, and the echo port for video at media+2.
 	mediaPort, err := freePortRun(4, true, false)
 	if err != nil {
-		t.Fatalf("peers: %v", err)
+		return nil, err
 	}
 	ctlPort := FreePort(t, "udp")
 	full := []string{
@@ -105,10 +129,9 @@ func StartSIPp(t testing.TB, scenario string, args ...string) *SIPp {
 		full = append(full, "-key", "caller_name", "SIPp")
 	}
 	full = append(full, args...)
-	start := time.Now()
 	p, err := startProcess(bin, dir, full...)
 	if err != nil {
-		t.Fatalf("peers: %v", err)
+		return nil, err
 	}
 	s := &SIPp{
 		Addr:      netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sipPort)),
@@ -116,13 +139,12 @@ func StartSIPp(t testing.TB, scenario string, args ...string) *SIPp {
 		Dir:       dir,
 		proc:      p,
 	}
-	t.Cleanup(s.Stop)
 	if err := s.waitListening(5 * time.Second); err != nil {
 		s.Stop()
-		t.Fatalf("peers: sipp did not start: %v\ncommand: %s\n%s", err, p.commandLine(), p.output())
+		return nil, fmt.Errorf("%w\ncommand: %s\n%s", err, p.commandLine(), p.output())
 	}
-	t.Logf("peers: sipp %s on %s (media %d) in %v", name, s.Addr, mediaPort, time.Since(start).Round(time.Millisecond))
-	return s
+	t.Cleanup(s.Stop)
+	return s, nil
 }
 
 func hasKey(args []string, key string) bool {
