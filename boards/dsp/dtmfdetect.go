@@ -72,6 +72,8 @@ type DTMFDetector struct {
 	filled int
 
 	run dtmfRun
+	// released is the key press that ended during the last Process call.
+	released dtmfPress
 
 	peakRatio, harmRatio float64 // dtmfPeakRatioDB and dtmfHarmonicDB as power ratios
 }
@@ -90,6 +92,13 @@ type dtmfWin struct {
 	digit         byte
 	lowP, highP   float64 // tone power (amplitude squared)
 	lowHz, highHz float64 // offsets from nominal
+}
+
+// dtmfPress is a key press that has ended.
+type dtmfPress struct {
+	digit byte
+	dur   time.Duration
+	ok    bool
 }
 
 // dtmfRun is the current key press being followed.
@@ -145,6 +154,7 @@ func (d *DTMFDetector) Process(f *boards.Frame, at time.Time) (boards.Event, boo
 		ev    boards.Event
 		found bool
 	)
+	d.released = dtmfPress{}
 	for b := 0; b < boards.FrameSamples; b += dtmfSub {
 		d.subBlock(f[b : b+dtmfSub])
 		if d.filled < dtmfSubs {
@@ -334,6 +344,7 @@ func (d *DTMFDetector) follow(w dtmfWin) (boards.Event, bool) {
 	switch {
 	case same && r.reported:
 		// The key is still held: keep the press alive.
+		r.last = r.count
 		r.misses = 0
 		return boards.Event{}, false
 	case same && r.misses <= dtmfBridge &&
@@ -347,11 +358,13 @@ func (d *DTMFDetector) follow(w dtmfWin) (boards.Event, bool) {
 	case w.digit != 0:
 		// A new key press, or this one starting over after a break or a
 		// jump in frequency before it was confirmed.
+		d.release()
 		*r = dtmfRun{digit: w.digit, first: r.count, last: r.count, count: r.count,
 			lowHz: w.lowHz, highHz: w.highHz, sumLow: w.lowP, sumHi: w.highP, n: 1}
 	default:
 		r.misses++
 		if r.misses >= dtmfRearm {
+			d.release()
 			*r = dtmfRun{count: r.count}
 		}
 		return boards.Event{}, false
@@ -369,6 +382,25 @@ func (d *DTMFDetector) follow(w dtmfWin) (boards.Event, bool) {
 		TwistDB:   lHi - lLo,
 		Duration:  dtmfWindowDur + time.Duration(r.last-r.first)*dtmfHop,
 	}, true
+}
+
+// release ends the key press being followed, if it was reported.
+func (d *DTMFDetector) release() {
+	r := &d.run
+	if r.reported {
+		d.released = dtmfPress{digit: r.digit, dur: dtmfWindowDur + time.Duration(r.last-r.first)*dtmfHop, ok: true}
+	}
+}
+
+// Released reports the key press that ended during the last Process call:
+// its digit and how long its tone lasted in all (to 2.5 ms, drop-outs
+// that were bridged included). Process reports a press as soon as it is
+// confirmed, before its length is known; the press ends when its tone has
+// been gone for 45 ms, or at once when another digit follows it. A press
+// whose audio stops arriving (the detector no longer fed) is never
+// released.
+func (d *DTMFDetector) Released() (digit byte, dur time.Duration, ok bool) {
+	return d.released.digit, d.released.dur, d.released.ok
 }
 
 // dtmfBest returns the indexes of the largest and second largest magnitude.

@@ -241,6 +241,66 @@ func TestDTMFDetectorPresses(t *testing.T) {
 	})
 }
 
+// TestDTMFDetectorReleased checks the length of each key press, reported
+// when the press ends.
+func TestDTMFDetectorReleased(t *testing.T) {
+	ms := time.Millisecond
+	rng := rand.New(rand.NewPCG(9, 10))
+	type press struct {
+		digit byte
+		dur   time.Duration
+	}
+	releases := func(audio []int16) (out []press, events int) {
+		d := NewDTMFDetector()
+		for _, f := range sigFrames(audio) {
+			if _, ok := d.Process(&f, time.Unix(0, 0)); ok {
+				events++
+			}
+			if digit, dur, ok := d.Released(); ok {
+				out = append(out, press{digit, dur})
+			}
+		}
+		return out, events
+	}
+	for _, on := range []time.Duration{45 * ms, 100 * ms, 333 * ms, time.Second} {
+		t.Run(on.String(), func(t *testing.T) {
+			got, events := releases(dtmfAudio("73", dtmfSpec{on: on, off: 100 * ms, low: -12, high: -9, lead: 37}, rng))
+			if len(got) != 2 || events != 2 || got[0].digit != '7' || got[1].digit != '3' {
+				t.Fatalf("released %v after %d events, want 7 then 3", got, events)
+			}
+			for _, p := range got {
+				if d := p.dur - on; d < -5*ms || d > 5*ms {
+					t.Errorf("%c lasted %v, sent %v", p.digit, p.dur, on)
+				}
+			}
+		})
+	}
+	t.Run("another digit at once", func(t *testing.T) {
+		x := dtmfAudio("12", dtmfSpec{on: 80 * ms, low: -10, high: -10}, rng)
+		got, _ := releases(append(x, make([]int16, 800)...))
+		if len(got) != 2 || got[0].digit != '1' || got[1].digit != '2' {
+			t.Fatalf("released %v, want 1 then 2", got)
+		}
+		if d := got[0].dur - 80*ms; d < -10*ms || d > 10*ms {
+			t.Errorf("1 lasted %v, sent 80ms", got[0].dur)
+		}
+	})
+	t.Run("drop-out bridged", func(t *testing.T) {
+		x := dtmfAudio("9", dtmfSpec{on: 300 * ms, off: 100 * ms, low: -10, high: -10}, rng)
+		clear(x[1200 : 1200+80])
+		got, _ := releases(x)
+		if len(got) != 1 || got[0].dur < 295*ms || got[0].dur > 305*ms {
+			t.Errorf("released %v, want one 9 of 300ms", got)
+		}
+	})
+	t.Run("nothing before the end", func(t *testing.T) {
+		tone := AppendTone(nil, DTMFTone('5', time.Second, 0, -10), time.Second)
+		if got, events := releases(tone); len(got) != 0 || events != 1 {
+			t.Errorf("released %v with the key still held (%d events)", got, events)
+		}
+	})
+}
+
 // TestDTMFStringDetected sends every digit through DTMFString and ToneGen,
 // at the shortest timing the standard asks a receiver to accept.
 func TestDTMFStringDetected(t *testing.T) {
@@ -268,13 +328,28 @@ func FuzzDTMFDetector(f *testing.F) {
 		for i := range x {
 			x[i] = int16(uint16(b[2*i]) | uint16(b[2*i+1])<<8)
 		}
-		for _, e := range dtmfDetect(x) {
+		d := NewDTMFDetector()
+		var held byte // the digit reported and not yet released
+		for _, f := range sigFrames(x) {
+			e, ok := d.Process(&f, time.Unix(0, 0))
+			// A press ends before the next one is confirmed, and only a
+			// reported one ends.
+			if digit, dur, rel := d.Released(); rel {
+				if digit != held || dur < dtmfWindowDur+dtmfConfirm*dtmfHop {
+					t.Fatalf("released %c after %v; held %q", digit, dur, held)
+				}
+				held = 0
+			}
+			if !ok {
+				continue
+			}
 			if e.Kind != boards.Digit || strings.IndexByte(dtmfAll, e.Digit) < 0 {
 				t.Fatalf("malformed event %+v", e)
 			}
 			if math.IsNaN(e.LevelDBm0) || math.IsNaN(e.TwistDB) || e.LevelDBm0 > 10 || math.Abs(e.TwistDB) > dtmfMaxTwistDB {
 				t.Fatalf("implausible measurements %+v", e)
 			}
+			held = e.Digit
 		}
 	})
 }

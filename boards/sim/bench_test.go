@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tipring/tipring/boards"
+	"github.com/tipring/tipring/boards/dsp"
 	"github.com/tipring/tipring/boards/region"
 )
 
@@ -40,6 +41,48 @@ func BenchmarkTick(b *testing.B) {
 		advance()
 	}
 	drain(p1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		advance()
+	}
+}
+
+// BenchmarkTickDialling measures a tick while the phone on port 1 keeps
+// dialling DTMF: the detector confirms and releases digits and the port
+// records them for LineStats. It must not allocate either.
+func BenchmarkTickDialling(b *testing.B) {
+	clk := NewManualClock(t0)
+	brd, err := New(boards.Options{Region: "us"}, WithClock(clk))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tone, err := dsp.DTMFString("159#", 60*time.Millisecond, 60*time.Millisecond, -9)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tone.LoopFrom = 0
+	p1 := brd.ports[0]
+	p1.mu.Lock()
+	p1.phone.setHook(true, clk.Now())
+	p1.phone.sayTone(tone, newJob())
+	p1.mu.Unlock()
+	advance := func() {
+		clk.mu.Lock()
+		clk.now = clk.now.Add(boards.FrameDuration)
+		clk.mu.Unlock()
+		brd.tick()
+		// The firmware reads the events as they come.
+		for len(p1.events) > 0 {
+			<-p1.events
+		}
+	}
+	for range 50 {
+		advance()
+	}
+	if st := p1.LineStats(); len(st.Digits) < 2 || st.Digits[0].Duration < 55*time.Millisecond {
+		b.Fatalf("the phone's digits are not seen: %+v", st)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -49,6 +50,11 @@ type port struct {
 
 	phone *phone
 
+	// stats is what the line saw, for LineStats; meter scatters the line
+	// test's readings as a real meter's would.
+	stats lineStats
+	meter *rand.Rand
+
 	// up and down are the frames of the current tick; only the audio clock
 	// touches them.
 	up, down boards.Frame
@@ -64,6 +70,8 @@ func newPort(n int, reg *region.Region, timing dsp.HookTiming, now func() time.T
 		tone:   dsp.NewToneGen(boards.Tone{LoopFrom: -1}),
 		hook:   dsp.NewHookDecoder(timing, false),
 		dtmf:   dsp.NewDTMFDetector(),
+		stats:  newLineStats(),
+		meter:  newMeter(n),
 	}
 	p.phone = newPhone(p, reg.Tones(), reg.CallerID)
 	return p
@@ -142,6 +150,9 @@ func (p *port) hookChanged(off bool, at time.Time) {
 // emit queues events for the reader without ever waiting. Called with
 // p.mu held.
 func (p *port) emit(evs ...boards.Event) {
+	for _, ev := range evs {
+		p.stats.observe(ev)
+	}
 	if p.closed {
 		return
 	}
@@ -181,7 +192,12 @@ func (p *port) tick() {
 	// so it sees every transition in time order.
 	p.phone.runScript(now)
 	if p.loopClosed {
-		if ev, ok := p.dtmf.Process(&p.up, now); ok {
+		ev, ok := p.dtmf.Process(&p.up, now)
+		// A press ends before the next one is confirmed.
+		if digit, dur, released := p.dtmf.Released(); released {
+			p.stats.released(digit, dur)
+		}
+		if ok {
 			p.emit(ev)
 		}
 	}
