@@ -8,7 +8,7 @@
 #   BENCH_COUNT         runs of each micro benchmark (default 3; medians reported)
 #   BENCH_OUT           where the raw output goes (default .run/bench)
 #
-# Raw output goes to .run/bench/ (micro.txt, latency.txt, process.txt,
+# Raw output goes to .run/bench/ (micro.txt, latency.txt, meter.txt, process.txt,
 # sizes.txt); the summary is printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
