@@ -712,23 +712,12 @@ func startPowercutProvider(t *testing.T) *provider.Provider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, ready) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("devprovider stopped: %v", err)
-	case <-time.After(5 * time.Second):
-		cancel()
-		<-done
-		t.Fatal("devprovider did not start within 5 s")
+	stop, err := p.Start()
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("devprovider: %v", err)
 		}
 		waitInviteHandlers(t)

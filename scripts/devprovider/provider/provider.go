@@ -478,3 +478,26 @@ func responseCode(err error) int {
 	}
 	return 0
 }
+
+// Start runs the provider in the background and returns once it listens
+// (or fails to, or 5 s pass). stop ends it and returns Run's error.
+func (p *Provider) Start() (stop func() error, err error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, ready) }()
+	stop = func() error {
+		cancel()
+		return <-done
+	}
+	select {
+	case <-ready:
+		return stop, nil
+	case err := <-done:
+		cancel()
+		return nil, fmt.Errorf("devprovider stopped: %w", err)
+	case <-time.After(5 * time.Second):
+		_ = stop()
+		return nil, errors.New("devprovider did not start within 5 s")
+	}
+}

@@ -46,22 +46,12 @@ func start(t testing.TB, tweak func(*Config)) running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, ready) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("provider stopped: %v", err)
-	case <-time.After(5 * time.Second):
-		cancel()
-		t.Fatal("provider did not start")
+	stop, err := p.Start()
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 		if t.Failed() {
