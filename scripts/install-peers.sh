@@ -1,13 +1,15 @@
 #!/bin/sh
 # install-peers.sh — make sure the interop peers the tests start are present:
-# Kamailio (registrar/proxy), SIPp (Debian package sip-tester) and baresip.
+# Kamailio (registrar/proxy), SIPp (Debian package sip-tester) and baresip;
+# and the tools other tests run: espeak-ng (the prompts are regenerated and
+# compared byte for byte) and curl (the commands of docs/devbilling.md).
 # Idempotent and quiet: installs only what is missing (as root, from Debian's
 # archive), then prints the versions. Run by `make test` before the tests.
 set -eu
 
 # package:binary pairs; kamailio's binary lives in /usr/sbin.
 need=""
-for pair in kamailio:kamailio sip-tester:sipp baresip:baresip; do
+for pair in kamailio:kamailio sip-tester:sipp baresip:baresip espeak-ng:espeak-ng curl:curl; do
 	pkg=${pair%%:*}
 	bin=${pair#*:}
 	if ! command -v "$bin" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$bin" ]; then
