@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin
 
-.PHONY: all build run test check unit interop bench fuzz peers clean
+.PHONY: all build run test check unit interop bench fuzz peers prompts clean
 
 all: build
 
@@ -39,6 +39,11 @@ bench: build peers
 FUZZTIME ?= 30s
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)
+
+# Regenerate the spoken prompts (firmware/prompts/data) with espeak-ng;
+# the result is committed. See docs/prompts.md.
+prompts:
+	scripts/prompts.sh
 
 clean:
 	rm -rf $(BIN) .run
