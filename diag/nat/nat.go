@@ -58,32 +58,34 @@ type Options struct {
 // Behaviour is the NAT behaviour found by the RFC 5780 tests.
 type Behaviour struct {
 	// Mapping and Filtering are one of the constants above.
-	Mapping, Filtering string
+	Mapping   string `json:"mapping"`
+	Filtering string `json:"filtering"`
 	// NoNAT is true when the mapped address is our own: no NAT on the path.
-	NoNAT bool
+	NoNAT bool `json:"no_nat"`
 }
 
 // Report is what the STUN server showed.
 type Report struct {
-	Server     string
-	ServerAddr netip.AddrPort
-	Local      netip.AddrPort
+	Server     string         `json:"server"`
+	ServerAddr netip.AddrPort `json:"server_addr"`
+	Local      netip.AddrPort `json:"local"`
 	// Mapped is the public address and port the server saw.
-	Mapped netip.AddrPort
+	Mapped netip.AddrPort `json:"mapped"`
 	// Behaviour is nil when the tests could not run; BehaviourNote says why.
-	Behaviour     *Behaviour
-	BehaviourNote string
-	CGNAT         bool
-	DoubleNAT     bool
+	Behaviour     *Behaviour `json:"behaviour"`
+	BehaviourNote string     `json:"behaviour_note"`
+	CGNAT         bool       `json:"cgnat"`
+	DoubleNAT     bool       `json:"double_nat"`
 	// RTTs are round trips to the server, retransmissions excluded.
-	RTTs []time.Duration
+	RTTs []time.Duration `json:"rtts_ns"`
 	// BindingLifetime is the longest probed idle time after which the
 	// mapping still worked; BindingExpired the shortest after which it did
 	// not (zero if none did). Both zero when not measured.
-	BindingLifetime, BindingExpired time.Duration
+	BindingLifetime time.Duration `json:"binding_lifetime_ns"`
+	BindingExpired  time.Duration `json:"binding_expired_ns"`
 	// Evidence holds plain-words lines for the summary.
-	Evidence []string
-	Errors   []string
+	Evidence []string `json:"evidence"`
+	Errors   []string `json:"errors"`
 }
 
 func (o *Options) defaults() error {

@@ -80,15 +80,15 @@ type Call struct {
 type Result struct {
 	// R is the G.107 transmission rating, 0–100 (the model can go below
 	// zero; that is reported as 0, which MOS maps to 1 anyway).
-	R float64
+	R float64 `json:"r"`
 	// MOS is the mean opinion score G.107 predicts from R, 1–4.5.
-	MOS float64
+	MOS float64 `json:"mos"`
 	// DelayMs is the estimated one-way mouth-to-ear delay used for R.
-	DelayMs float64
+	DelayMs float64 `json:"delay_ms"`
 	// OneWay is "", NoAudioReceived or NoAudioSent.
-	OneWay string
+	OneWay string `json:"one_way"`
 	// Rating is one of the Rating constants.
-	Rating string
+	Rating string `json:"rating"`
 }
 
 // Assess rates one call. Any input, however odd (negative, NaN, infinite),

@@ -45,69 +45,76 @@ type Options struct {
 // zero and the reason, if any, is in Errors.
 type Report struct {
 	// Found is true once a root description was read.
-	Found bool
+	Found bool `json:"found"`
 	// Location is the URL of the root description.
-	Location string
+	Location string `json:"location"`
 	// Server is the SSDP SERVER header: OS, UPnP version and the UPnP stack,
 	// often the best hint to which software answers.
-	Server string
+	Server string `json:"server"`
 	// IGDs counts the distinct gateways that answered discovery; more than
 	// one on a LAN is a double-NAT hint.
-	IGDs int
+	IGDs int `json:"igds"`
 	// DeviceType is the root device's UPnP type (InternetGatewayDevice:1 or :2).
-	DeviceType string
+	DeviceType string `json:"device_type"`
 
-	Manufacturer, ModelName, ModelNumber, ModelDescription, FriendlyName string
+	Manufacturer     string `json:"manufacturer"`
+	ModelName        string `json:"model_name"`
+	ModelNumber      string `json:"model_number"`
+	ModelDescription string `json:"model_description"`
+	FriendlyName     string `json:"friendly_name"`
 	// Firmware is the firmware version when the router states one, and
 	// FirmwareSource says where it came from (description element or SSDP
 	// SERVER header). UPnP has no standard field for it.
-	Firmware, FirmwareSource string
+	Firmware       string `json:"firmware"`
+	FirmwareSource string `json:"firmware_source"`
 	// Stack names a UPnP implementation known to answer WANAccessType with a
 	// fixed value ("miniupnpd", "broadcom"); empty when not recognised.
-	Stack string
+	Stack string `json:"stack"`
 
 	// WANAccessType is WANCommonInterfaceConfig's answer ("DSL", "Cable",
 	// "Ethernet", "POTS", "Other"). It is unreliable on its own: see
 	// AccessEvidence.
-	WANAccessType string
+	WANAccessType string `json:"wan_access_type"`
 	// PhysicalLinkStatus is "Up", "Down", … from the same call.
-	PhysicalLinkStatus string
+	PhysicalLinkStatus string `json:"physical_link_status"`
 	// UpstreamKbps and DownstreamKbps are the Layer 1 maximum bit rates.
-	UpstreamKbps, DownstreamKbps uint64
+	UpstreamKbps   uint64 `json:"upstream_kbps"`
+	DownstreamKbps uint64 `json:"downstream_kbps"`
 	// LinkConfig names the link-config service present: "dsl", "cable",
 	// "ethernet", "pots" or "".
-	LinkConfig string
+	LinkConfig string `json:"link_config"`
 	// DSLLinkStatus and DSLLinkType come from WANDSLLinkConfig when present.
-	DSLLinkStatus, DSLLinkType string
+	DSLLinkStatus string `json:"dsl_link_status"`
+	DSLLinkType   string `json:"dsl_link_type"`
 
 	// Connection is the WAN connection service used ("WANPPPConnection:1",
 	// "WANIPConnection:2", …): the one that reported itself connected.
-	Connection       string
-	ExternalIP       netip.Addr
-	ConnectionType   string
-	ConnectionStatus string
-	Uptime           time.Duration
+	Connection       string        `json:"connection"`
+	ExternalIP       netip.Addr    `json:"external_ip"`
+	ConnectionType   string        `json:"connection_type"`
+	ConnectionStatus string        `json:"connection_status"`
+	Uptime           time.Duration `json:"uptime_ns"`
 
 	// Access is the access type that AccessEvidence supports best
 	// ("dsl", "cable", "ethernet", "pots", "other" or "") and
 	// AccessConfidence how strongly (0–1).
-	Access           string
-	AccessConfidence float64
-	AccessEvidence   []Evidence
+	Access           string     `json:"access"`
+	AccessConfidence float64    `json:"access_confidence"`
+	AccessEvidence   []Evidence `json:"access_evidence"`
 
-	Errors []string
+	Errors []string `json:"errors"`
 }
 
 // Evidence is one hint about the access type.
 type Evidence struct {
 	// Access is "dsl", "cable", "ethernet", "pots" or "other".
-	Access string
+	Access string `json:"access"`
 	// Source names where the hint came from, e.g. "WANAccessType".
-	Source string
+	Source string `json:"source"`
 	// Confidence is how much this hint alone is worth, 0–1.
-	Confidence float64
+	Confidence float64 `json:"confidence"`
 	// Why explains the confidence in words for the summary.
-	Why string
+	Why string `json:"why"`
 }
 
 func (o *Options) defaults() error {
