@@ -31,7 +31,7 @@ func TestExplainNamesEveryPartOfTheCharge(t *testing.T) {
 
 func TestCallsCSVHasAColumnPerHeader(t *testing.T) {
 	var buf bytes.Buffer
-	if err := writeCallsCSV(&buf, []meter.Record{ukMobileCall(), {ID: "r2", Disposition: meter.Busy, SIPCode: 486}}); err != nil {
+	if err := meter.WriteCSV(&buf, []meter.Record{ukMobileCall(), {ID: "r2", Disposition: meter.Busy, SIPCode: 486}}); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(&buf).ReadAll()
