@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tipring/tipring/diag/nat"
 	"github.com/tipring/tipring/diag/netinfo"
 	"github.com/tipring/tipring/diag/quality"
 )
@@ -672,8 +673,6 @@ func natSymptoms(e *Evidence) bool {
 	return false
 }
 
-var sharedSpace = netip.MustParsePrefix("100.64.0.0/10")
-
 func routerExternal(e *Evidence) netip.Addr {
 	if e.Router == nil {
 		return netip.Addr{}
@@ -687,7 +686,7 @@ func doubleNAT(e *Evidence) []Finding {
 	if ext.IsValid() && (ext.IsPrivate() || ext.IsLinkLocalUnicast()) {
 		ev = append(ev, fmt.Sprintf("router WAN address %s is private → a second router (or the ISP's modem-router) sits in front of it", ext))
 	}
-	if e.NAT != nil && e.NAT.DoubleNAT && len(ev) == 0 && !sharedSpace.Contains(ext) {
+	if e.NAT != nil && e.NAT.DoubleNAT && len(ev) == 0 && !nat.InSharedSpace(ext) {
 		// The shared-space case is carrier-grade NAT, told by its own rule.
 		ev = append(ev, "the NAT test found two NATs between the adapter and the Internet")
 	}
@@ -709,10 +708,10 @@ func doubleNAT(e *Evidence) []Finding {
 
 func cgNAT(e *Evidence) []Finding {
 	var ev []string
-	if n := e.NAT; n != nil && n.CGNAT && n.Mapped.IsValid() && sharedSpace.Contains(n.Mapped.Addr()) {
+	if n := e.NAT; n != nil && n.CGNAT && n.Mapped.IsValid() && nat.InSharedSpace(n.Mapped.Addr()) {
 		ev = append(ev, fmt.Sprintf("the STUN server sees the adapter as %s, in the carriers' shared space 100.64.0.0/10", n.Mapped.Addr()))
 	}
-	if ext := routerExternal(e); sharedSpace.Contains(ext) {
+	if ext := routerExternal(e); nat.InSharedSpace(ext) {
 		ev = append(ev, fmt.Sprintf("router WAN address %s is in the carriers' shared space 100.64.0.0/10", ext))
 	}
 	if n := e.NAT; len(ev) == 0 && n != nil && n.CGNAT {

@@ -10,14 +10,17 @@ import (
 	"github.com/pion/stun/v3"
 )
 
-// sharedSpace is RFC 6598's shared address space, used by carriers between
-// their NAT and the customer's router.
-var sharedSpace = netip.MustParsePrefix("100.64.0.0/10")
+// InSharedSpace reports whether a is in RFC 6598's shared address space,
+// 100.64.0.0/10, which carriers use between their NAT and the customer's
+// router: the mark of carrier-grade NAT.
+func InSharedSpace(a netip.Addr) bool {
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{100, 64, 0, 0}), 10).Contains(a)
+}
 
 // private reports addresses that cannot be a router's Internet-facing
 // address without another NAT beyond it.
 func private(a netip.Addr) bool {
-	return a.IsPrivate() || sharedSpace.Contains(a) || a.IsLinkLocalUnicast() || a.IsLoopback()
+	return a.IsPrivate() || InSharedSpace(a) || a.IsLinkLocalUnicast() || a.IsLoopback()
 }
 
 // judge turns the observations into CGNAT, double-NAT and plain-words
@@ -28,7 +31,7 @@ func judge(rep *Report, router netip.Addr) {
 	if rep.Mapped.IsValid() {
 		say("the STUN server %s sees us as %s", rep.Server, rep.Mapped)
 		switch {
-		case sharedSpace.Contains(mapped):
+		case InSharedSpace(mapped):
 			rep.CGNAT = true
 			say("that address is in the carriers' shared space 100.64.0.0/10: carrier-grade NAT")
 		case mapped.IsPrivate():
@@ -38,7 +41,7 @@ func judge(rep *Report, router netip.Addr) {
 	router = router.Unmap()
 	if router.IsValid() {
 		switch {
-		case sharedSpace.Contains(router):
+		case InSharedSpace(router):
 			rep.CGNAT, rep.DoubleNAT = true, true
 			say("the router's external address %s is in the carriers' shared space: the ISP's carrier-grade NAT sits beyond the router", router)
 		case private(router):
