@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -11,12 +10,6 @@ import (
 
 	"github.com/tipring/tipring/meter"
 )
-
-func writeJSONOut(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
 
 func balanceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd := newAPICommand("balance", "print the raw JSON", stderr)

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -92,4 +93,12 @@ func usageErr(format string, a ...any) error {
 func versionCmd(_ context.Context, _ []string, stdout, _ io.Writer) error {
 	fmt.Fprintf(stdout, "tipring %s\n", version)
 	return nil
+}
+
+// writeJSONOut prints v as indented JSON: every command's --json, and
+// phone state.
+func writeJSONOut(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
