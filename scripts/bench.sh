@@ -56,17 +56,16 @@ echo "   TIPRING_BIN=$TIPRING_BIN BENCH_CALL_SECONDS=$BENCH_CALL_SECONDS BENCH_I
 echo "     $GO test -run '^\$' -bench . -benchtime 1x -timeout 60m -v ./scripts/bench"
 $GO test -run '^$' -bench . -benchtime 1x -timeout 60m -v ./scripts/bench | tee "$OUT/process.txt" || fail=1
 
-echo "== stripped binary sizes (-trimpath -ldflags \"-s -w\")"
+echo "== stripped binary sizes (make cross: -trimpath, inlining off outside the audio path, -ldflags \"-s -w\")"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 : >"$OUT/sizes.txt"
 for target in arm:GOARM=7 arm64: mipsle:GOMIPS=softfloat; do
 	arch=${target%%:*}
 	extra=${target#*:}
-	cmd="GOOS=linux GOARCH=$arch${extra:+ $extra} $GO build -trimpath -ldflags \"-s -w\" -o tipring-$arch ./firmware/cmd/tipring"
-	echo "   $cmd"
+	echo "   GOOS=linux GOARCH=$arch${extra:+ $extra} make cross OUT=tipring-$arch"
 	# shellcheck disable=SC2086
-	env GOOS=linux GOARCH="$arch" $extra $GO build -trimpath -ldflags "-s -w" -o "$tmp/tipring-$arch" ./firmware/cmd/tipring
+	env GOOS=linux GOARCH="$arch" $extra make -s cross OUT="$tmp/tipring-$arch" VERSION=bench
 	echo "$arch $(stat -c %s "$tmp/tipring-$arch")" >>"$OUT/sizes.txt"
 done
 

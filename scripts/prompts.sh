@@ -1,5 +1,5 @@
 #!/bin/sh
-# prompts.sh — makes the spoken prompts the firmware embeds
+# prompts.sh — makes the spoken prompts the firmware ships with
 # (firmware/prompts/data/*.ul, raw G.711 μ-law at 8 kHz) with espeak-ng,
 # installing it from Debian's archive first if it is missing. The output is
 # the same byte for byte for the same espeak-ng version (data/VERSION); see

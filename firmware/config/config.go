@@ -42,6 +42,10 @@ type DeviceConfig struct {
 	FlashMin  Duration `toml:"hook_flash_min"`
 	FlashMax  Duration `toml:"hook_flash_max"`
 	LogLevel  string   `toml:"log_level"`
+	// Prompts is the directory of the voice prompts; empty means the
+	// prompts directory beside the tipring executable, where an image
+	// installs them.
+	Prompts string `toml:"prompts"`
 }
 
 // SIPConfig is the [sip] table: what all lines share.

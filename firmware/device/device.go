@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -96,9 +98,9 @@ func (d *Device) Run(ctx context.Context) error {
 			d.log.Error("close ledger", "err", err)
 		}
 	}()
-	voice, err := prompts.Load()
+	voice, err := prompts.Load(d.promptsDir())
 	if err != nil {
-		return fmt.Errorf("device: %w", err)
+		return fmt.Errorf("device: voice prompts (set [device] prompts to their directory): %w", err)
 	}
 
 	board, err := d.opts.Boards.Open(d.cfg.Device.Board, boards.Options{
@@ -234,6 +236,23 @@ func (d *Device) userAgent() string {
 		return d.cfg.SIP.UserAgent
 	}
 	return "tipring/" + d.opts.Version
+}
+
+// promptsDir is [device] prompts, or the prompts directory beside the
+// executable: an image installs the binary and its prompts side by side in
+// a slot, so the pair always matches.
+func (d *Device) promptsDir() string {
+	if d.cfg.Device.Prompts != "" {
+		return d.cfg.Device.Prompts
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "prompts"
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	return filepath.Join(filepath.Dir(exe), "prompts")
 }
 
 func (d *Device) emergency() []string {

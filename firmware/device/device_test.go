@@ -48,6 +48,7 @@ control = "127.0.0.1:0"
 		t.Fatal(err)
 	}
 	cfg.Device.DataDir = t.TempDir()
+	cfg.Device.Prompts = "../prompts/data"
 	return cfg
 }
 

@@ -5,7 +5,7 @@ import "testing"
 // BenchmarkLoad is the start-up cost: decoding every prompt once.
 func BenchmarkLoad(b *testing.B) {
 	for b.Loop() {
-		if _, err := Load(); err != nil {
+		if _, err := Load("data"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -14,7 +14,7 @@ func BenchmarkLoad(b *testing.B) {
 // BenchmarkBalanceClip is what the star code costs before the first word
 // plays: the words for a balance and the clip made of them.
 func BenchmarkBalanceClip(b *testing.B) {
-	s, err := Load()
+	s, err := Load("data")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,10 +1,10 @@
 package prompts
 
 import (
-	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -12,14 +12,6 @@ import (
 	"github.com/tipring/tipring/boards"
 	"github.com/tipring/tipring/sip/media/g711"
 )
-
-// data holds the recordings made by scripts/prompts.sh: <key>.ul, raw
-// G.711 μ-law at 8 kHz, and VERSION. The whole directory is embedded rather
-// than data/*.ul so that the package, whose Keys the generator imports,
-// still compiles when there are no recordings yet (VERSION is always there).
-//
-//go:embed data
-var data embed.FS
 
 // GapSamples is the silence Clip puts between two prompts: 120 ms, about
 // the pause between words in careful speech, since each recording is
@@ -38,13 +30,17 @@ type Set struct {
 	ulaw map[string][]byte
 }
 
-// Load reads every embedded prompt once. It fails if a key of Keys has
-// no recording, if a recording is empty, or if there is a recording that
-// no key names: the data and the list must have been made together.
-func Load() (*Set, error) {
-	s, err := load(data, "data")
+// Load reads every prompt once from dir, the recordings made by
+// scripts/prompts.sh: <key>.ul, raw G.711 μ-law at 8 kHz. They are files
+// beside the firmware rather than embedded in it: an update image carries
+// them (so a region's language can change without a new binary), and the
+// binary stays inside its flash budget. It fails if a key of Keys has no
+// recording, if a recording is empty, or if there is a recording that no
+// key names: the data and the list must have been made together.
+func Load(dir string) (*Set, error) {
+	s, err := load(os.DirFS(dir), ".")
 	if err != nil {
-		return nil, fmt.Errorf("prompts: embedded data: %w", err)
+		return nil, fmt.Errorf("prompts: %s: %w", dir, err)
 	}
 	return s, nil
 }

@@ -19,7 +19,7 @@ const maxDataBytes = 400 << 10
 
 func loadSet(t *testing.T) *Set {
 	t.Helper()
-	s, err := Load()
+	s, err := Load("data")
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -237,5 +237,13 @@ func TestSentenceClipLevel(t *testing.T) {
 	}
 	if l := dsp.LevelDBm0(pcm); l < -30 {
 		t.Errorf("balance sentence overall at %.1f dBm0: mostly silence", l)
+	}
+}
+
+func TestLoadNamesAMissingDirectory(t *testing.T) {
+	dir := t.TempDir() + "/no-prompts-here"
+	_, err := Load(dir)
+	if err == nil || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("Load(%q) = %v, want an error naming the directory", dir, err)
 	}
 }

@@ -101,7 +101,11 @@ func startTipring(tb testing.TB, bin string, lines ...line) *tipring {
 	controlPort := peers.FreePort(tb, "tcp")
 	rtp := peers.FreePort(tb, "udp") &^ 1
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "[device]\nboard = \"sim\"\nregion = \"us\"\ndata_dir = %q\n\n", tb.TempDir())
+	prompts, err := filepath.Abs("../../firmware/prompts/data")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fmt.Fprintf(&cfg, "[device]\nboard = \"sim\"\nregion = \"us\"\ndata_dir = %q\nprompts = %q\n\n", tb.TempDir(), prompts)
 	fmt.Fprintf(&cfg, "[sip]\nlisten = \"127.0.0.1:%d\"\nrtp_ports = \"%d-%d\"\n\n", sipPort, rtp, rtp+19)
 	for i, l := range lines {
 		fmt.Fprintf(&cfg, "[[line]]\nport = %d\nuser = %q\npassword = %q\nregistrar = %q\ndomain = %q\n",

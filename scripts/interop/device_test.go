@@ -103,7 +103,7 @@ func startDeviceWith(t *testing.T, setup deviceSetup) *device {
 	controlPort := peers.FreePort(t, "tcp")
 	rtp := peers.FreePort(t, "udp") &^ 1
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "[device]\nboard = \"sim\"\nregion = %q\ndata_dir = %q\nlog_level = \"debug\"\n\n", region, setup.DataDir)
+	fmt.Fprintf(&cfg, "[device]\nboard = \"sim\"\nregion = %q\ndata_dir = %q\nprompts = %q\nlog_level = \"debug\"\n\n", region, setup.DataDir, promptsDir(t))
 	fmt.Fprintf(&cfg, "[sip]\nlisten = \"127.0.0.1:%d\"\nrtp_ports = \"%d-%d\"\n\n", sipPort, rtp, rtp+19)
 	for i, a := range accounts {
 		transport := a.Transport
@@ -261,4 +261,14 @@ func hasFreq(freqs []float64, hz float64) bool {
 		}
 	}
 	return false
+}
+
+// promptsDir is the repository's prompts, which the firmware built into a
+// temporary directory does not have beside it.
+func promptsDir(tb testing.TB) string {
+	dir, err := filepath.Abs("../../firmware/prompts/data")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return dir
 }
