@@ -67,6 +67,19 @@ type Billing interface {
 	Statement(month time.Time) (meter.Statement, error)
 }
 
+// Diag builds diagnostics bundles; a Source that is also a Diag serves
+// /api/v1/diag/bundle.
+type Diag interface {
+	Bundle(ctx context.Context, opts BundleOptions) ([]byte, error)
+}
+
+// BundleOptions are what the customer or support adds to a bundle request.
+type BundleOptions struct {
+	Anonymize bool   // replace phone numbers by tokens
+	Phone     string // make and model of the telephone, as the customer says
+	Problem   string // the problem, in the customer's words
+}
+
 // Calls is the answer to GET /api/v1/calls.
 type Calls struct {
 	Calls []meter.Record `json:"calls"`
@@ -107,6 +120,21 @@ func (s *Server) Handler() http.Handler {
 	})
 	if b, ok := s.src.(Billing); ok {
 		s.billing(mux, b)
+	}
+	if dg, ok := s.src.(Diag); ok {
+		mux.HandleFunc("GET /api/v1/diag/bundle", func(w http.ResponseWriter, r *http.Request) {
+			q := r.URL.Query()
+			opts := BundleOptions{Anonymize: q.Get("anonymize") == "1" || q.Get("anonymize") == "true", Phone: q.Get("phone"), Problem: q.Get("problem")}
+			b, err := dg.Bundle(r.Context(), opts)
+			if err != nil {
+				s.log.Error("diag bundle", "err", err)
+				writeError(w, http.StatusInternalServerError, err.Error())
+				return
+			}
+			w.Header().Set("Content-Type", "application/gzip")
+			w.Header().Set("Content-Disposition", `attachment; filename="tipring-diag.tar.gz"`)
+			_, _ = w.Write(b)
+		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))

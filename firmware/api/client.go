@@ -56,32 +56,56 @@ func (c *Client) Statement(ctx context.Context, month string) (meter.Statement, 
 	return s, err
 }
 
+// Bundle fetches a diagnostics bundle (tar.gz).
+func (c *Client) Bundle(ctx context.Context, opts BundleOptions) ([]byte, error) {
+	q := url.Values{}
+	if opts.Anonymize {
+		q.Set("anonymize", "1")
+	}
+	if opts.Phone != "" {
+		q.Set("phone", opts.Phone)
+	}
+	if opts.Problem != "" {
+		q.Set("problem", opts.Problem)
+	}
+	return c.getRaw(ctx, "/api/v1/diag/bundle?"+q.Encode())
+}
+
 func (c *Client) get(ctx context.Context, path string, v any) error {
+	body, err := c.getRaw(ctx, path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("management API %s: bad answer: %w", path, err)
+	}
+	return nil
+}
+
+// getRaw fetches path and returns the body of a 200 answer.
+func (c *Client) getRaw(ctx context.Context, path string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
-		return fmt.Errorf("management API: %w", err)
+		return nil, fmt.Errorf("management API: %w", err)
 	}
 	req.SetBasicAuth("admin", c.password)
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("management API (is tipring running?): %w", err)
+		return nil, fmt.Errorf("management API (is tipring running?): %w", err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return fmt.Errorf("management API %s: %w", path, err)
+		return nil, fmt.Errorf("management API %s: %w", path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct {
 			Error string `json:"error"`
 		}
 		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return fmt.Errorf("management API %s: %s: %s", path, resp.Status, e.Error)
+			return nil, fmt.Errorf("management API %s: %s: %s", path, resp.Status, e.Error)
 		}
-		return fmt.Errorf("management API %s: %s", path, resp.Status)
+		return nil, fmt.Errorf("management API %s: %s", path, resp.Status)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("management API %s: bad answer: %w", path, err)
-	}
-	return nil
+	return body, nil
 }

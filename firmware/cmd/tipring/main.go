@@ -32,6 +32,7 @@ func commands() []command {
 		{"balance", "show the cached prepaid balance", balanceCmd},
 		{"calls", "list the call history with each charge explained (--csv, --json)", callsCmd},
 		{"statement", "monthly statement: tipring statement YYYY-MM", statementCmd},
+		{"diag", "diagnostics bundle for support: tipring diag bundle -o FILE", diagCmd},
 		{"version", "print the firmware version", versionCmd},
 	}
 }
