@@ -24,11 +24,14 @@ type Config struct {
 	Resolver Resolver
 	Logger   *slog.Logger
 	// Trace, if set, sees every SIP message sent ("send") or received
-	// ("recv"), raw. It is called synchronously on the network path, so it
-	// must be cheap. Over TCP a "recv" may hold a fragment or several
-	// messages: it is what the socket delivered. Keep-alive CRLFs are not
-	// traced (they are counted in Stats).
-	Trace func(dir string, raw string)
+	// ("recv"), raw, with the far address. It is called synchronously on
+	// the network path, so it must be cheap, and raw is only valid during
+	// the call (copy what you keep). Over TCP a "recv" may hold a fragment
+	// or several messages: it is what the socket delivered. Keep-alive
+	// CRLFs are not traced (they are counted in Stats). sipgo's own tracer
+	// (sip.SIPDebugTracer) is a process-wide global, so the UA wraps its
+	// sockets instead.
+	Trace func(dir, peer string, raw []byte)
 	// Incoming is called for each accepted incoming INVITE, after the UA
 	// answered 100 Trying. The callee must call Ringing, Answer or Reject
 	// promptly and must not block. nil answers incoming calls with 480.

@@ -54,9 +54,9 @@ type tracer struct {
 	msgs []string
 }
 
-func (tr *tracer) trace(dir, raw string) {
+func (tr *tracer) trace(dir, _ string, raw []byte) {
 	tr.mu.Lock()
-	tr.msgs = append(tr.msgs, dir+" "+raw)
+	tr.msgs = append(tr.msgs, dir+" "+string(raw))
 	tr.mu.Unlock()
 }
 

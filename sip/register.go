@@ -37,6 +37,8 @@ type RegStatus struct {
 	PublicAddr string
 	// History holds the last attempts, oldest first.
 	History []RegAttempt
+	// KeepAlivesSent and KeepAlivesFailed count this line's keep-alives.
+	KeepAlivesSent, KeepAlivesFailed int
 }
 
 // RegAttempt is one registration attempt (its digest round included).
@@ -611,7 +613,15 @@ func (u *UA) keepAlives(ctx context.Context, a *account) {
 		if !ok || !a.registered() {
 			continue
 		}
-		if err := u.sendKeepAlive(ctx, a, hop.addr); err != nil {
+		err := u.sendKeepAlive(ctx, a, hop.addr)
+		a.mu.Lock()
+		if err != nil {
+			a.status.KeepAlivesFailed++
+		} else {
+			a.status.KeepAlivesSent++
+		}
+		a.mu.Unlock()
+		if err != nil {
 			u.log.Debug("sip: keep-alive failed", "line", a.Line, "err", err)
 			continue
 		}

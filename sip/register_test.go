@@ -278,6 +278,9 @@ func TestKeepAlivesReachRegistrar(t *testing.T) {
 	if s := u.Stats(); s.KeepAlives < 3 {
 		t.Errorf("Stats().KeepAlives = %d", s.KeepAlives)
 	}
+	if st := u.Status(1); st.KeepAlivesSent < 3 || st.KeepAlivesFailed != 0 {
+		t.Errorf("line 1 keep-alives: %d sent, %d failed", st.KeepAlivesSent, st.KeepAlivesFailed)
+	}
 }
 
 func TestShutdownUnregisters(t *testing.T) {

@@ -19,7 +19,7 @@ func isKeepAlive(b []byte) bool {
 	return len(b) <= 4 && len(bytes.Trim(b, "\r\n")) == 0
 }
 
-type traceFunc func(dir, raw string)
+type traceFunc func(dir, peer string, raw []byte)
 
 // udpConn is the listening UDP socket as sipgo sees it.
 type udpConn struct {
@@ -39,14 +39,14 @@ func (c *udpConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	c.once.Do(func() { close(c.started) })
 	n, addr, err := c.PacketConn.ReadFrom(b)
 	if err == nil && c.trace != nil && !isKeepAlive(b[:n]) {
-		c.trace("recv", string(b[:n]))
+		c.trace("recv", addr.String(), b[:n])
 	}
 	return n, addr, err
 }
 
 func (c *udpConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	if c.trace != nil && !isKeepAlive(b) {
-		c.trace("send", string(b))
+		c.trace("send", addr.String(), b)
 	}
 	return c.PacketConn.WriteTo(b, addr)
 }
@@ -78,7 +78,7 @@ func (c *tcpConn) Read(b []byte) (int, error) {
 	c.once.Do(func() { close(c.started) })
 	n, err := c.Conn.Read(b)
 	if n > 0 && c.trace != nil && !isKeepAlive(b[:n]) {
-		c.trace("recv", string(b[:n]))
+		c.trace("recv", c.RemoteAddr().String(), b[:n])
 	}
 	if err != nil {
 		c.markClosed()
@@ -88,7 +88,7 @@ func (c *tcpConn) Read(b []byte) (int, error) {
 
 func (c *tcpConn) Write(b []byte) (int, error) {
 	if c.trace != nil && !isKeepAlive(b) {
-		c.trace("send", string(b))
+		c.trace("send", c.RemoteAddr().String(), b)
 	}
 	n, err := c.Conn.Write(b)
 	if err != nil {
