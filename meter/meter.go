@@ -572,6 +572,10 @@ func (c *Call) End(e End) Record {
 	r.Evidence.AnsweredAt, r.Evidence.AnsweredBy = answeredAt, answeredBy
 	r.Evidence.EarlyMedia = r.Evidence.EarlyMedia || early
 	r.Disposition, r.SIPCode, r.Reason, r.HungUpBy = e.Disposition, e.SIPCode, e.Reason, e.HungUpBy
+	if r.SIPCode == 0 && !c.answered.IsZero() {
+		// An answered call's final answer was a 200 OK, whoever hung up.
+		r.SIPCode = 200
+	}
 	if c.answered.IsZero() {
 		r.RingMS = now.Sub(c.begun).Milliseconds()
 	} else {
