@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tipring/tipring/internal/order"
 )
 
 // File is one file of a bundle.
@@ -49,7 +51,7 @@ func Scrub(files []File, secrets []string) []string {
 func WriteArchive(w io.Writer, files []File, at time.Time) error {
 	layout := Layout()
 	sorted := slices.Clone(files)
-	slices.SortStableFunc(sorted, func(a, b File) int {
+	order.Stable(sorted, func(a, b File) int {
 		ia, ib := slices.Index(layout, a.Name), slices.Index(layout, b.Name)
 		switch {
 		case ia >= 0 && ib >= 0:

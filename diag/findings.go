@@ -13,6 +13,7 @@ import (
 	"github.com/tipring/tipring/diag/nat"
 	"github.com/tipring/tipring/diag/netinfo"
 	"github.com/tipring/tipring/diag/quality"
+	"github.com/tipring/tipring/internal/order"
 )
 
 // Finding IDs. They are part of diag.json's schema (docs/diag.md): support
@@ -130,7 +131,7 @@ func Findings(e *Evidence) []Finding {
 			all = append(all, ranked{f, i})
 		}
 	}
-	slices.SortStableFunc(all, func(a, b ranked) int {
+	order.Stable(all, func(a, b ranked) int {
 		return cmp.Or(cmp.Compare(severityRank(a.f.Severity), severityRank(b.f.Severity)), cmp.Compare(a.order, b.order))
 	})
 	out := make([]Finding, len(all))
@@ -905,7 +906,7 @@ func collectorFailed(e *Evidence) []Finding {
 // recent returns up to n calls, newest first.
 func recentCalls(calls []Call, n int) []Call {
 	out := slices.Clone(calls)
-	slices.SortStableFunc(out, func(a, b Call) int { return b.Start.Compare(a.Start) })
+	order.Stable(out, func(a, b Call) int { return b.Start.Compare(a.Start) })
 	if len(out) > n {
 		out = out[:n]
 	}

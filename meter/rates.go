@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tipring/tipring/internal/order"
 )
 
 // Bounds on a rate row. They are far beyond any real tariff; their job is
@@ -74,11 +76,11 @@ func NewTable(version, currency string, rates []Rate) (*Table, error) {
 	// Sorting (prefix, row) pairs rather than row numbers keeps the
 	// comparisons on contiguous memory; the row breaks ties so that a
 	// duplicate is always reported against its first occurrence.
-	order := make([]keyedRow, len(rates))
+	byPrefix := make([]keyedRow, len(rates))
 	for i := range rates {
-		order[i] = keyedRow{rates[i].Prefix, int32(i)}
+		byPrefix[i] = keyedRow{rates[i].Prefix, int32(i)}
 	}
-	slices.SortFunc(order, func(a, b keyedRow) int {
+	order.Sort(byPrefix, func(a, b keyedRow) int {
 		if c := strings.Compare(a.prefix, b.prefix); c != 0 {
 			return c
 		}
@@ -94,10 +96,10 @@ func NewTable(version, currency string, rates []Rate) (*Table, error) {
 	// Sorted prefixes are a depth-first walk of the digit trie, so a stack
 	// of the current path gives every row its nearest ancestor.
 	var path []int32
-	for i, o := range order {
+	for i, o := range byPrefix {
 		r := rates[o.row]
 		if i > 0 && t.prefixes[i-1] == r.Prefix {
-			return nil, rowErr(int(o.row)+1, r.Prefix, "prefix", "%q: duplicate of row %d", r.Prefix, order[i-1].row+1)
+			return nil, rowErr(int(o.row)+1, r.Prefix, "prefix", "%q: duplicate of row %d", r.Prefix, byPrefix[i-1].row+1)
 		}
 		for len(path) > 0 && !strings.HasPrefix(r.Prefix, t.prefixes[path[len(path)-1]]) {
 			path = path[:len(path)-1]

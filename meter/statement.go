@@ -2,7 +2,8 @@ package meter
 
 import (
 	"cmp"
-	"slices"
+
+	"github.com/tipring/tipring/internal/order"
 )
 
 // Statement is a month of billing activity: what support reads out when a
@@ -93,13 +94,13 @@ func BuildStatement(month, currency string, opening Money, records []Record, rec
 	for _, d := range dest {
 		s.Destinations = append(s.Destinations, *d)
 	}
-	slices.SortFunc(s.Destinations, func(a, b DestinationTotal) int {
+	order.Sort(s.Destinations, func(a, b DestinationTotal) int {
 		return cmp.Or(cmp.Compare(b.Cost, a.Cost), cmp.Compare(a.Destination, b.Destination))
 	})
 	for _, f := range fees {
 		s.AccessFees = append(s.AccessFees, *f)
 	}
-	slices.SortFunc(s.AccessFees, func(a, b FeeTotal) int { return cmp.Compare(a.Label, b.Label) })
+	order.Sort(s.AccessFees, func(a, b FeeTotal) int { return cmp.Compare(a.Label, b.Label) })
 	for _, r := range recharges {
 		s.Recharges = append(s.Recharges, r)
 		if r.Result == "approved" {

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/tipring/tipring/boards"
+	"github.com/tipring/tipring/internal/order"
 )
 
 // lsnPattern is a tone as the listener expects to observe it: sounding and
@@ -251,7 +252,7 @@ func freqsOf(obs []lsnObs, from, to int64, chain bool) []float64 {
 	if len(all) == 0 {
 		return nil
 	}
-	slices.SortFunc(all, func(a, b fw) int {
+	order.Sort(all, func(a, b fw) int {
 		switch {
 		case a.f < b.f:
 			return -1

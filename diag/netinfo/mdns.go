@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tipring/tipring/internal/order"
 )
 
 // MDNSGroup is the mDNS destination used on a device (RFC 6762).
@@ -146,7 +148,7 @@ func assembleMDNS(recs []fromRecord) []MDNSService {
 		}
 		out = append(out, s)
 	}
-	slices.SortFunc(out, func(a, b MDNSService) int {
+	order.Sort(out, func(a, b MDNSService) int {
 		return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.Instance, b.Instance))
 	})
 	return out

@@ -53,6 +53,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tipring/tipring/internal/order"
 )
 
 // Report is the network evidence.
@@ -432,7 +434,7 @@ func (c *collector) neighbours(k Kernel) {
 			}
 		}
 	}
-	slices.SortStableFunc(ns, func(a, b Neighbour) int {
+	order.Stable(ns, func(a, b Neighbour) int {
 		return cmp.Or(cmp.Compare(a.Interface, b.Interface), a.Addr.Compare(b.Addr))
 	})
 	c.rep.Neighbours = ns

@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
+	"github.com/tipring/tipring/internal/order"
 	"github.com/tipring/tipring/meter"
 )
 
@@ -380,7 +380,7 @@ func (l *Ledger) Recharges(from, to time.Time) ([]meter.Recharge, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(a, b meter.Recharge) int {
+	order.Sort(out, func(a, b meter.Recharge) int {
 		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.ID, b.ID))
 	})
 	return out, nil

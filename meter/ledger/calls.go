@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
-	"slices"
 	"time"
 
+	"github.com/tipring/tipring/internal/order"
 	"github.com/tipring/tipring/meter"
 )
 
@@ -200,7 +200,7 @@ func (l *Ledger) Open() ([]meter.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(a, b meter.Record) int {
+	order.Sort(out, func(a, b meter.Record) int {
 		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.ID, b.ID))
 	})
 	return out, nil

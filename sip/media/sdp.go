@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/pion/sdp/v3"
+
+	"github.com/tipring/tipring/internal/order"
 )
 
 // ErrNoCommonCodec means the offer (or answer) has no audio stream we can
@@ -222,7 +224,7 @@ func normalise(body []byte) (string, []mline, error) {
 			session = append(session, def)
 		}
 	}
-	slices.SortStableFunc(session, func(a, b line) int { return a.rank - b.rank })
+	order.Stable(session, func(a, b line) int { return a.rank - b.rank })
 
 	var out strings.Builder
 	write := func(ls []line) {
@@ -235,7 +237,7 @@ func normalise(body []byte) (string, []mline, error) {
 	}
 	write(session)
 	for _, m := range media {
-		slices.SortStableFunc(m, func(a, b line) int { return a.rank - b.rank })
+		order.Stable(m, func(a, b line) int { return a.rank - b.rank })
 		write(m)
 	}
 	return out.String(), mlines, nil
