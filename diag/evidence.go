@@ -1,6 +1,7 @@
 package diag
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/tipring/tipring/diag/nat"
@@ -31,6 +32,9 @@ type Evidence struct {
 	Network *netinfo.Report `json:"network,omitempty"`
 	Router  *router.Report  `json:"router,omitempty"`
 	NAT     *nat.Report     `json:"nat,omitempty"`
+	// Internet is what the device learnt about its ISP and access line
+	// beyond what the router and the STUN server say.
+	Internet *Internet `json:"internet,omitempty"`
 
 	// Sections says how each collector fared (its data is in the fields
 	// above); a missing part is explained here.
@@ -117,6 +121,26 @@ type Call struct {
 	JitterMS        float64        `json:"jitter_ms"`
 	RTTms           float64        `json:"rtt_ms"`
 	Quality         quality.Result `json:"quality"`
+}
+
+// Internet names the ISP and hints at the access line.
+type Internet struct {
+	// PublicAddr is the address the ISP gave (from STUN, else the router).
+	PublicAddr netip.Addr `json:"public_addr,omitzero"`
+	// PTR is PublicAddr's reverse-DNS name and ISP the provider it names
+	// (nat.ISPFromPTR); empty when there is none or it names no ISP.
+	PTR string `json:"ptr,omitempty"`
+	ISP string `json:"isp,omitempty"`
+	// CableModem is the address of a DOCSIS cable modem that answered on
+	// its well-known management address; empty when none did or no probe
+	// was allowed.
+	CableModem string `json:"cable_modem,omitempty"`
+	// RouterSkipped and STUNSkipped say why the router was not asked or
+	// no STUN test ran, when that was the device's choice (configuration).
+	RouterSkipped string `json:"router_skipped,omitempty"`
+	STUNSkipped   string `json:"stun_skipped,omitempty"`
+	// Errors say what could not be found out, and why.
+	Errors []string `json:"errors,omitempty"`
 }
 
 // Account is the prepaid account as the device last knew it.

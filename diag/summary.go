@@ -11,6 +11,7 @@ import (
 
 	"github.com/tipring/tipring/diag/nat"
 	"github.com/tipring/tipring/diag/netinfo"
+	"github.com/tipring/tipring/internal/order"
 )
 
 // summaryWidth is the widest line of summary.txt: it is read in terminals,
@@ -229,6 +230,8 @@ func connectionText(e *Evidence) []string {
 	var out, unknown []string
 	r := e.Router
 	switch {
+	case r == nil && e.Internet != nil && e.Internet.RouterSkipped != "":
+		unknown = append(unknown, "the router was not asked: "+e.Internet.RouterSkipped)
 	case r == nil:
 		unknown = append(unknown, "the router was not asked (see the collector errors)")
 	case !r.Found:
@@ -251,6 +254,8 @@ func connectionText(e *Evidence) []string {
 	}
 	n := e.NAT
 	switch {
+	case n == nil && e.Internet != nil && e.Internet.STUNSkipped != "":
+		unknown = append(unknown, "no STUN test ran: "+e.Internet.STUNSkipped)
 	case n == nil:
 		unknown = append(unknown, "no STUN test ran")
 	case len(n.RTTs) == 0:
@@ -262,6 +267,9 @@ func connectionText(e *Evidence) []string {
 		} else {
 			out = append(out, fmt.Sprintf("round trips suggest: %s %s (%s)", likely(conf), cmp.Or(accessNames[kind], kind), why))
 		}
+	}
+	if in := e.Internet; in != nil && in.CableModem != "" {
+		out = append(out, "likely cable (DOCSIS): a cable modem answers at "+in.CableModem)
 	}
 	if len(out) == 0 {
 		out = append(out, "unknown: "+strings.Join(unknown, "; "))
@@ -296,6 +304,8 @@ func kbps(v uint64) string {
 func ispText(e *Evidence) string {
 	addr := ""
 	switch {
+	case e.Internet != nil && e.Internet.PublicAddr.IsValid():
+		addr = e.Internet.PublicAddr.String()
 	case e.NAT != nil && e.NAT.Mapped.IsValid():
 		addr = e.NAT.Mapped.Addr().String()
 	case e.Router != nil && e.Router.ExternalIP.IsValid():
@@ -304,8 +314,19 @@ func ispText(e *Evidence) string {
 	if addr == "" {
 		return "unknown: the public address is unknown, so the ISP cannot be looked up"
 	}
-	return "unknown: the bundle does not hold the reverse-DNS name of the public address " + addr +
-		" that would name the ISP; look the address up in a WHOIS service"
+	if in := e.Internet; in != nil && in.ISP != "" {
+		return fmt.Sprintf("%s (from %s, the reverse-DNS name of the public address %s)", in.ISP, in.PTR, addr)
+	}
+	if in := e.Internet; in != nil && in.PTR != "" {
+		return fmt.Sprintf("unknown: the public address %s is named %s, which names no ISP this device knows; "+
+			"look the address up in a WHOIS service", addr, in.PTR)
+	}
+	if e.Internet == nil {
+		return "unknown: the bundle does not hold the reverse-DNS name of the public address " + addr +
+			" that would name the ISP; look the address up in a WHOIS service"
+	}
+	return "unknown: the public address " + addr + " has no reverse-DNS name that would name the ISP; " +
+		"look the address up in a WHOIS service"
 }
 
 // --- router ---
@@ -369,7 +390,7 @@ func phoneText(e *Evidence) []string {
 		return append(out, "no line test: this board cannot test its phone ports")
 	}
 	tests := slices.Clone(e.LineTest)
-	slices.SortStableFunc(tests, func(a, b LineTest) int { return cmp.Compare(a.Port, b.Port) })
+	order.Stable(tests, func(a, b LineTest) int { return cmp.Compare(a.Port, b.Port) })
 	for _, t := range tests {
 		s := fmt.Sprintf("port %d: ringer load REN %.2f (%s), hook %s, loop current %.1f mA", t.Port, t.RingerREN, renWords(t.RingerREN),
 			cmp.Or(t.Hook, "unknown"), t.LoopCurrentMA)
@@ -589,7 +610,7 @@ func registration(p *page, e *Evidence) {
 		return
 	}
 	lines := slices.Clone(e.Lines)
-	slices.SortStableFunc(lines, func(a, b Line) int { return cmp.Compare(a.Port, b.Port) })
+	order.Stable(lines, func(a, b Line) int { return cmp.Compare(a.Port, b.Port) })
 	for _, l := range lines {
 		s := fmt.Sprintf("port %d, user %s: ", l.Port, cmp.Or(l.User, "(none)"))
 		if l.Registered {

@@ -16,9 +16,13 @@ import (
 // drops the answers that a NAT with the chosen filtering behaviour would
 // drop.
 type serverConfig struct {
-	// twoAddrs: listen on 127.0.0.1 and 127.0.0.2, two ports each, send
+	// twoAddrs: listen on two addresses, two ports each, send
 	// OTHER-ADDRESS and honour CHANGE-REQUEST.
 	twoAddrs bool
+	// addrs are the server's addresses: the first alone without twoAddrs.
+	// Default 127.0.0.1 and 127.0.0.2; the namespace tests use addresses
+	// of the test's own "Internet".
+	addrs [2]netip.Addr
 	// mapping: "" reports the client's real address (no NAT); otherwise one
 	// of the behaviour constants, or "cgnat" for an endpoint-independent
 	// NAT with an address in 100.64.0.0/10.
@@ -51,14 +55,17 @@ type stunServer struct {
 
 func newSTUNServer(t testing.TB, cfg serverConfig) *stunServer {
 	t.Helper()
+	if !cfg.addrs[0].IsValid() {
+		cfg.addrs = [2]netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")}
+	}
 	s := &stunServer{cfg: cfg, lastSeen: map[netip.AddrPort]time.Time{}}
 	if cfg.twoAddrs {
 		for port := range 2 {
-			a, b := pairOnSamePort(t)
+			a, b := pairOnSamePort(t, cfg.addrs)
 			s.conns[0][port], s.conns[1][port] = a, b
 		}
 	} else {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(cfg.addrs[0], 0)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,22 +91,23 @@ func newSTUNServer(t testing.TB, cfg serverConfig) *stunServer {
 	return s
 }
 
-// pairOnSamePort binds 127.0.0.1 and 127.0.0.2 on one port number: RFC
-// 5780's test II sends to the other address on the primary port.
-func pairOnSamePort(t testing.TB) (*net.UDPConn, *net.UDPConn) {
+// pairOnSamePort binds both addresses on one port number: RFC 5780's
+// test II sends to the other address on the primary port.
+func pairOnSamePort(t testing.TB, addrs [2]netip.Addr) (*net.UDPConn, *net.UDPConn) {
 	t.Helper()
 	for range 50 {
-		a, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		a, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addrs[0], 0)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: a.LocalAddr().(*net.UDPAddr).Port})
+		port := a.LocalAddr().(*net.UDPAddr).AddrPort().Port()
+		b, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addrs[1], port)))
 		if err == nil {
 			return a, b
 		}
 		a.Close()
 	}
-	t.Fatal("no port free on both 127.0.0.1 and 127.0.0.2")
+	t.Fatalf("no port free on both %v and %v", addrs[0], addrs[1])
 	return nil, nil
 }
 

@@ -24,6 +24,11 @@ type Lease struct {
 	LeaseTime time.Duration `json:"lease_time,omitempty"`
 	Renew     time.Time     `json:"renew,omitzero"`
 	Expire    time.Time     `json:"expire,omitzero"`
+	// TFTPServer is DHCP option 66 ("tftp-server-name"), which phones
+	// and ATAs take as their provisioning server; ProvisionURL is option
+	// 160, the provisioning URL some vendors use instead.
+	TFTPServer   string `json:"tftp_server,omitempty"`
+	ProvisionURL string `json:"provision_url,omitempty"`
 }
 
 // dhclient's lease file is a sequence of `lease { ... }` blocks of
@@ -242,6 +247,12 @@ func leaseStatement(l *Lease, addr, mask *netip.Addr, st []leaseToken) error {
 			l.Server, err = netip.ParseAddr(val)
 		case "domain-name":
 			l.Domain = args[1].text
+		case "tftp-server-name":
+			l.TFTPServer, err = optionText(args[1:])
+		case "unknown-160", "provision-url":
+			// dhclient names an undeclared option unknown-NNN; declared
+			// as docs/boards.md shows, it is provision-url.
+			l.ProvisionURL, err = optionText(args[1:])
 		case "dhcp-lease-time":
 			var s uint64
 			s, err = strconv.ParseUint(val, 10, 32)
@@ -252,6 +263,26 @@ func leaseStatement(l *Lease, addr, mask *netip.Addr, st []leaseToken) error {
 		return fmt.Errorf("lease file: %s: %w", joinTokens(st), err)
 	}
 	return nil
+}
+
+// optionText reads a text option as dhclient writes it: a quoted string,
+// or, when it holds a byte it cannot print, hex bytes separated by ':'.
+func optionText(args []leaseToken) (string, error) {
+	if len(args) == 1 && args[0].quoted {
+		return args[0].text, nil
+	}
+	raw := joinTokens(args)
+	var b strings.Builder
+	for _, h := range strings.Split(raw, ":") {
+		v, err := strconv.ParseUint(h, 16, 8)
+		if err != nil || len(h) > 2 {
+			return "", fmt.Errorf("want a quoted string or hex bytes like 68:74, got %q", raw)
+		}
+		if v != 0 { // dhclient keeps a server's trailing NUL
+			b.WriteByte(byte(v))
+		}
+	}
+	return b.String(), nil
 }
 
 func addrList(s string) ([]netip.Addr, error) {

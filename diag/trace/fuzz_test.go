@@ -2,6 +2,7 @@ package trace
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -31,6 +32,27 @@ func FuzzRedact(f *testing.F) {
 			}
 			if leak := leakIn(b.Text(es)); leak != "" {
 				t.Fatalf("anonymize=%v: %s in the rendered trace", anonymize, leak)
+			}
+		}
+	})
+}
+
+// FuzzRedactText: whatever the log line, a secret never survives, in either
+// mode, and the line count is kept.
+func FuzzRedactText(f *testing.F) {
+	f.Add("msg=register uri=sip:1001:s3cret@host number=15551234567", "s3cret")
+	f.Add("token=abc\nAuthorization: Digest response=\"x\"", "abc")
+	f.Fuzz(func(t *testing.T, text, secret string) {
+		if len(secret) < 4 {
+			return
+		}
+		for _, anon := range []bool{false, true} {
+			out := RedactText(text, Options{Anonymize: anon, Secrets: []string{secret}})
+			if strings.Contains(strings.ToLower(out), strings.ToLower(secret)) {
+				t.Fatalf("anonymize=%v: secret %q in %q", anon, secret, out)
+			}
+			if strings.Count(out, "\n") != strings.Count(text, "\n") {
+				t.Fatalf("anonymize=%v: line count changed: %q → %q", anon, text, out)
 			}
 		}
 	})
