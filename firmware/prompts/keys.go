@@ -3,14 +3,14 @@
 // before credit runs out, the cut-off message and the refusals.
 //
 // The prompts are short G.711 μ-law recordings (8 kHz, no header) made once
-// by scripts/prompts.sh with espeak-ng and embedded in the firmware, one
+// by scripts/prompts.sh with espeak-ng and shipped beside the firmware, one
 // file per key in data/. Sentences with numbers and money are spoken by
 // concatenating keys: NumberWords, MoneyWords and MinutesWords turn values
 // into keys, the sentence helpers put whole sentences together, and
 // Set.Clip turns keys into audio.
 //
 // Keys is the single list of prompts: the generator speaks exactly these
-// keys and Load refuses embedded data that does not match it.
+// keys and Load refuses data that does not match it.
 package prompts
 
 import "strconv"
@@ -32,6 +32,9 @@ const (
 	ServiceUnavailable  = "service_unavailable"   // "calls are not possible right now, please try again later"
 	RechargeDeclined    = "recharge_declined"     // "your automatic recharge was declined"
 	BalanceUnavailable  = "balance_unavailable"   // "your balance is not available right now"
+	SendingReport       = "sending_report"        // "please wait while a report is sent to support"
+	ReportSent          = "report_sent"           // "the report was sent, your ticket number is"
+	ReportFailed        = "report_failed"         // "the report could not be sent, please try again later"
 )
 
 // Words used inside numbers, amounts and durations. Numbers themselves are
@@ -77,7 +80,7 @@ func Keys() []string {
 		Remaining, OneMinuteRemaining, TenSecondsRemaining,
 		CreditExhausted, AccountSuspended, InsufficientCredit,
 		DestinationBlocked, ServiceUnavailable, RechargeDeclined,
-		BalanceUnavailable,
+		BalanceUnavailable, SendingReport, ReportSent, ReportFailed,
 	)
 }
 

@@ -70,5 +70,8 @@ func texts() map[string]string {
 		prompts.ServiceUnavailable:  "calls are not possible right now, please try again later",
 		prompts.RechargeDeclined:    "your automatic recharge was declined",
 		prompts.BalanceUnavailable:  "your balance is not available right now",
+		prompts.SendingReport:       "please wait while a report is sent to support",
+		prompts.ReportSent:          "the report was sent, your ticket number is",
+		prompts.ReportFailed:        "the report could not be sent, please try again later",
 	}
 }
