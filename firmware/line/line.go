@@ -95,7 +95,13 @@ type Config struct {
 	// AnnounceLimit says "you have N minutes for this call" before a
 	// metered call is dialled.
 	AnnounceLimit bool
-	Logger        *slog.Logger
+	// ReportCode (default "*47") sends a diagnostics report to support
+	// with Report and speaks the ticket it returns; like BalanceCode it
+	// takes precedence over the dial plan. With Report nil the code is an
+	// ordinary number.
+	ReportCode string
+	Report     func(ctx context.Context) (ticket string, err error)
+	Logger     *slog.Logger
 }
 
 // State names what the line is doing, as shown in the status API.
@@ -167,6 +173,11 @@ type Line struct {
 	promptDone  chan uint64
 	promptID    uint64
 	afterPrompt func()
+
+	// reportDone carries the result of the report the report code started;
+	// reporting is set while it runs.
+	reportDone chan report
+	reporting  bool
 }
 
 type timerKind int
@@ -219,12 +230,16 @@ func New(cfg Config) (*Line, error) {
 	if cfg.BalanceCode == "" {
 		cfg.BalanceCode = "*225"
 	}
+	if cfg.ReportCode == "" {
+		cfg.ReportCode = "*47"
+	}
 	l := &Line{
 		cfg:        cfg,
 		log:        cfg.Logger.With("port", cfg.Port.Number()),
 		incoming:   make(chan Call, 4),
 		state:      Idle,
 		promptDone: make(chan uint64, 1),
+		reportDone: make(chan report, 1),
 	}
 	l.status = Status{Port: cfg.Port.Number(), Hook: "on", State: Idle, Since: time.Now()}
 	return l, nil
@@ -304,6 +319,8 @@ func (l *Line) Run(ctx context.Context) error {
 			l.onNotice(n)
 		case id := <-l.promptDone:
 			l.onPromptDone(id)
+		case r := <-l.reportDone:
+			l.onReportDone(r)
 		case c := <-l.incoming:
 			l.onIncoming(c)
 		case <-l.timer.C:
@@ -426,12 +443,12 @@ func (l *Line) onDigit(ev boards.Event) {
 		l.dial(l.digits, true)
 		return
 	}
-	if l.digits == l.cfg.BalanceCode {
-		l.speakBalance()
+	if act := l.starCode(l.digits); act != nil {
+		act()
 		return
 	}
-	if strings.HasPrefix(l.cfg.BalanceCode, l.digits) {
-		// The balance code wins over a plan rule it overlaps (*xx).
+	if l.starCodePrefix(l.digits) {
+		// A device code wins over a plan rule it overlaps (*xx).
 		r := l.cfg.Plan.Match(l.digits)
 		if r.Action != dialplan.Continue || r.Timeout == 0 {
 			r.Timeout = dialplan.DefaultShortTimer
