@@ -31,6 +31,9 @@ type Config struct {
 	Sim    SimConfig    `toml:"sim"`
 	Meter  MeterConfig  `toml:"meter"`
 	Diag   DiagConfig   `toml:"diag"`
+
+	Provision ProvisionConfig `toml:"provision"`
+	Update    UpdateConfig    `toml:"update"`
 }
 
 // DeviceConfig is the [device] table.
@@ -120,6 +123,13 @@ type MeterConfig struct {
 type DiagConfig struct {
 	SupportURL string `toml:"support_url"`
 	STUN       string `toml:"stun"`
+	// Code sends a bundle to SupportURL from the handset.
+	Code string `toml:"code"`
+	// Discovery asks the LAN who is there (UPnP/SSDP, mDNS) and the router
+	// what it is; Probes measures the paths to the gateway, the DNS server
+	// and the SIP server. Both send traffic, so both can be turned off.
+	Discovery bool `toml:"discovery"`
+	Probes    bool `toml:"probes"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("10s", "4m").
@@ -241,8 +251,9 @@ func Defaults() *Config {
 			JitterMax:    Duration(200 * time.Millisecond),
 			RTPTimeout:   Duration(30 * time.Second),
 		},
-		Admin: AdminConfig{Listen: "127.0.0.1:8080"},
-		Sim:   SimConfig{Control: "127.0.0.1:7070"},
+		Admin:     AdminConfig{Listen: "127.0.0.1:8080"},
+		Provision: ProvisionConfig{Interval: defaultProvisionInterval},
+		Sim:       SimConfig{Control: "127.0.0.1:7070"},
 		Meter: MeterConfig{
 			Checkpoint:   Duration(10 * time.Second),
 			WarnBefore:   Duration(60 * time.Second),
@@ -250,6 +261,7 @@ func Defaults() *Config {
 			SyncInterval: Duration(5 * time.Minute),
 			BalanceCode:  "*225",
 		},
+		Diag: DiagConfig{Code: "*47", Discovery: true, Probes: true},
 	}
 }
 
@@ -360,9 +372,6 @@ func (c *Config) validate(v *validator) {
 		if _, err := netip.ParseAddrPort(c.Admin.Listen); err != nil {
 			v.fail("admin.listen", "admin.listen", fmt.Sprintf("want ip:port, got %q", c.Admin.Listen))
 		}
-		if c.Admin.Password == "" {
-			v.fail("admin.password", "admin.password", "missing: the management API needs a password (unique per device)")
-		}
 	}
 	if c.Meter.Backend != "" {
 		if u, err := url.Parse(c.Meter.Backend); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -384,6 +393,24 @@ func (c *Config) validate(v *validator) {
 	if bc := c.Meter.BalanceCode; bc != "" && strings.Trim(bc, "0123456789*#") != "" {
 		v.fail("meter.balance_code", "meter.balance_code", fmt.Sprintf("want digits, * and # only, got %q", bc))
 	}
+	if dc := c.Diag.Code; dc != "" && strings.Trim(dc, "0123456789*#") != "" {
+		v.fail("diag.code", "diag.code", fmt.Sprintf("want digits, * and # only, got %q", dc))
+	}
+	if dc := c.Diag.Code; dc != "" && dc == c.Meter.BalanceCode {
+		v.fail("diag.code", "diag.code", fmt.Sprintf("%q is also meter.balance_code", dc))
+	}
+	if st := c.Diag.STUN; st != "" {
+		if _, port, err := net.SplitHostPort(st); err != nil || port == "" {
+			v.fail("diag.stun", "diag.stun", fmt.Sprintf("want host:port (e.g. \"stun.example.net:3478\"), got %q", st))
+		}
+	}
+	if u := c.Diag.SupportURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+			v.fail("diag.support_url", "diag.support_url", fmt.Sprintf("want an http(s) URL, got %q", u))
+		}
+	}
+	c.Provision.validate(v)
+	c.Update.validate(v)
 	if len(c.Lines) == 0 {
 		v.fail("", "line", "no [[line]] configured: add one per phone port")
 	}

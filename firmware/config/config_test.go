@@ -131,8 +131,6 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"bad registrar", strings.Replace(minimal, `"sip.example.net"`, `"sip.example.net:99999"`, 1),
 			[]string{"registrar: bad port"}},
 		{"no lines", "[admin]\npassword = \"p\"\n", []string{"no [[line]] configured"}},
-		{"no admin password", strings.Replace(minimal, "password = \"unique\"", "", 1),
-			[]string{"admin.password: missing"}},
 		{"bad rtp range", "[sip]\nrtp_ports = \"20000-10000\"\n" + minimal,
 			[]string{"line 2: sip.rtp_ports"}},
 		{"bad codec", "[sip]\ncodecs = [\"G729\"]\n" + minimal,

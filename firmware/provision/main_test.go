@@ -1,0 +1,9 @@
+package provision
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func goleakMain(m *testing.M) { goleak.VerifyTestMain(m) }
