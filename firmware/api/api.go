@@ -121,6 +121,8 @@ func (s *Server) Handler() http.Handler {
 	if b, ok := s.src.(Billing); ok {
 		s.billing(mux, b)
 	}
+	s.resetRoutes(mux)
+	s.updateRoutes(mux)
 	if dg, ok := s.src.(Diag); ok {
 		mux.HandleFunc("GET /api/v1/diag/bundle", func(w http.ResponseWriter, r *http.Request) {
 			q := r.URL.Query()

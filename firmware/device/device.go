@@ -17,7 +17,6 @@ import (
 
 	"github.com/tipring/tipring/boards"
 	"github.com/tipring/tipring/boards/region"
-	"github.com/tipring/tipring/boards/sim"
 	"github.com/tipring/tipring/firmware/api"
 	"github.com/tipring/tipring/firmware/config"
 	"github.com/tipring/tipring/firmware/line"
@@ -28,18 +27,14 @@ import (
 	"github.com/tipring/tipring/sip/media"
 )
 
-// Boards returns the registry of every board compiled into this firmware.
-func Boards() *boards.Registry {
-	r := boards.NewRegistry()
-	sim.Register(r)
-	return r
-}
-
 // Options are the device's non-configuration inputs.
 type Options struct {
 	Version string
 	Logger  *slog.Logger
 	Boards  *boards.Registry
+	// Provision ties the device to its configuration file (refresh,
+	// factory reset); see provision.go.
+	Provision ProvisionOptions
 }
 
 // Device is a running tipring.
@@ -58,6 +53,7 @@ type Device struct {
 	api    *api.Server
 
 	ready chan struct{}
+	stop  context.CancelCauseFunc // ends Run with a cause, for a factory reset
 }
 
 // New validates what can be validated without touching the network or the
@@ -84,6 +80,7 @@ func (d *Device) Ready() <-chan struct{} { return d.ready }
 func (d *Device) Run(ctx context.Context) error {
 	d.started = time.Now()
 	ctx, cancel := context.WithCancelCause(ctx)
+	d.stop = cancel
 	defer cancel(nil)
 
 	m, led, err := d.openMeter()
@@ -153,6 +150,7 @@ func (d *Device) Run(ctx context.Context) error {
 	defer wg.Wait()
 
 	start("board", board.Run)
+	d.startProvisioning(board, start)
 	start("meter", m.Run)
 	start("sip", ua.Run)
 	select {
@@ -195,6 +193,7 @@ func (d *Device) Run(ctx context.Context) error {
 		lines.Store(lc.Port, l)
 		start(fmt.Sprintf("line %d", lc.Port), l.Run)
 	}
+	d.startUpdates(start)
 
 	if d.cfg.Admin.Listen != "" {
 		srv, err := api.New(d.cfg.Admin.Listen, d.cfg.Admin.Password, d, d.log.With("room", "api"))

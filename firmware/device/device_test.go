@@ -49,6 +49,8 @@ control = "127.0.0.1:0"
 	}
 	cfg.Device.DataDir = t.TempDir()
 	cfg.Device.Prompts = "../prompts/data"
+	// Nothing may leave the machine: no LAN discovery, no probes.
+	cfg.Diag.Discovery, cfg.Diag.Probes = false, false
 	return cfg
 }
 

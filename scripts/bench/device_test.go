@@ -114,6 +114,8 @@ func startTipring(tb testing.TB, bin string, lines ...line) *tipring {
 		fmt.Fprintf(&cfg, "dial_plan = \"(911|[12]xxx)\"\n\n")
 	}
 	fmt.Fprintf(&cfg, "[admin]\nlisten = \"127.0.0.1:%d\"\npassword = \"bench\"\n\n[sim]\ncontrol = \"127.0.0.1:%d\"\n", adminPort, controlPort)
+	// Nothing the benchmark starts may send beyond loopback.
+	cfg.WriteString("\n[diag]\ndiscovery = false\nprobes = false\n")
 	path := filepath.Join(tb.TempDir(), "tipring.toml")
 	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
 		tb.Fatal(err)

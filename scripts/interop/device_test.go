@@ -84,6 +84,9 @@ type deviceSetup struct {
 	DialPlan string
 	// Extra is appended to the configuration (a [meter] table, say).
 	Extra string
+	// Diag is added to the [diag] table, which always turns LAN discovery
+	// and probes off: nothing a test starts may send beyond loopback.
+	Diag string
 	// DataDir keeps the ledger across restarts; default a new temporary
 	// directory.
 	DataDir string
@@ -114,6 +117,7 @@ func startDeviceWith(t *testing.T, setup deviceSetup) *device {
 		fmt.Fprintf(&cfg, "domain = %q\ndial_plan = %q\ninterdigit_short = \"1s\"\ninterdigit_long = \"1500ms\"\n\n", peers.DefaultRealm, setup.DialPlan)
 	}
 	fmt.Fprintf(&cfg, "[admin]\nlisten = \"127.0.0.1:%d\"\npassword = \"interop\"\n\n[sim]\ncontrol = \"127.0.0.1:%d\"\n", adminPort, controlPort)
+	fmt.Fprintf(&cfg, "\n[diag]\ndiscovery = false\nprobes = false\n%s\n", setup.Diag)
 	cfg.WriteString(setup.Extra)
 	path := filepath.Join(t.TempDir(), "tipring.toml")
 	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {

@@ -33,6 +33,11 @@ func commands() []command {
 		{"calls", "list the call history with each charge explained (--csv, --json)", callsCmd},
 		{"statement", "monthly statement: tipring statement YYYY-MM", statementCmd},
 		{"diag", "diagnostics bundle for support: tipring diag bundle -o FILE", diagCmd},
+		{"provision", "write a configuration from flags for a bench setup: tipring provision --user U --password P --registrar HOST", provisionCmd},
+		{"reset", "factory reset: tipring reset --yes (or --offline --yes when tipring is not running)", resetCmd},
+		{"flash", "write and verify a disk image: tipring flash --image FILE --device /dev/sdX [--batch]", flashCmd},
+		{"update", "install a signed firmware image: tipring update IMAGE (or --offline --data DIR IMAGE; --status)", updateCmd},
+		{"boot", "sim board's bootloader: run the A/B slots of --data, roll back a new image that does not confirm", bootCmd},
 		{"version", "print the firmware version", versionCmd},
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,19 +11,15 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/tipring/tipring/firmware/config"
 	"github.com/tipring/tipring/firmware/device"
 )
 
 func runCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	path := fs.String("config", "/etc/tipring/tipring.toml", "configuration file")
+	path := fs.String("config", "/etc/tipring/tipring.toml", "configuration file; when it does not exist, the device provisions itself")
+	pf := addProvisionFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := config.Load(*path)
-	if err != nil {
 		return err
 	}
 	// A call is tens of microseconds of work per 20 ms frame: one processor
@@ -32,15 +29,37 @@ func runCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
-	log := newLogger(stderr, cfg.Device.LogLevel)
-	d, err := device.New(cfg, device.Options{Version: version, Logger: log})
-	if err != nil {
-		return err
+	// A device restarts in this process when its configuration changed or
+	// a factory reset removed it (then it provisions itself again).
+	for {
+		cfg, po, err := pf.load(ctx, *path, newLogger(stderr, "info"))
+		if err != nil && ctx.Err() != nil {
+			return nil // stopped while provisioning
+		}
+		if err != nil {
+			return err
+		}
+		log := newLogger(stderr, cfg.Device.LogLevel)
+		d, err := device.New(cfg, device.Options{Version: version, Logger: log, Provision: po})
+		if err != nil {
+			return err
+		}
+		err = d.Run(ctx)
+		if errors.Is(err, device.ErrRestart) && ctx.Err() == nil {
+			log.Info("restarting the device", "why", err.Error())
+			continue
+		}
+		if errors.Is(err, device.ErrReboot) {
+			// Not a failure: the boot loader (tipring boot) starts the
+			// new image.
+			log.Info("stopped to reboot into the new firmware")
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("stopped: %w", err)
+		}
+		return nil
 	}
-	if err := d.Run(ctx); err != nil {
-		return fmt.Errorf("stopped: %w", err)
-	}
-	return nil
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

@@ -52,7 +52,7 @@ func (c *apiCommand) parse(args []string) (*api.Client, error) {
 			url = "http://" + cfg.Admin.Listen
 		}
 		if pass == "" {
-			pass = cfg.Admin.Password
+			pass = adminPassword(cfg)
 		}
 	}
 	return api.NewClient(url, pass, nil), nil
