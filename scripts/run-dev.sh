@@ -10,7 +10,7 @@ billing_log=.run/devbilling.log
 : >"$billing_log"
 bin/devprovider -listen 127.0.0.1:5070 -users "1001:dev1001,1002:dev1002" -rtp-ports 20000-20098 >"$log" 2>&1 &
 provider=$!
-bin/devbilling -listen 127.0.0.1:8090 -account 100200300 -token dev-token -balance 5.00 >"$billing_log" 2>&1 &
+bin/devbilling -listen 127.0.0.1:8090 -account 100200300 -token dev-token -balance 5.00 -support-dir .run/support >"$billing_log" 2>&1 &
 billing=$!
 trap 'kill $provider $billing 2>/dev/null; wait $provider $billing 2>/dev/null' EXIT
 # Start the firmware only once both peers listen, so the first REGISTER is
@@ -39,6 +39,9 @@ In another terminal try:
   bin/tipring phone 1 onhook
   bin/tipring balance --config scripts/dev/tipring.toml   # what the call cost
   bin/tipring calls --config scripts/dev/tipring.toml     # each charge explained
+  bin/tipring diag bundle -o b.tgz --config scripts/dev/tipring.toml   # what support gets
+  bin/tipring phone 1 offhook; bin/tipring phone 1 dial '*47'   # send it from the handset:
+                                   # a ticket number is spoken, the bundle lands in .run/support/
 The README lists every test number. Ctrl-C stops everything.
 
 MSG

@@ -17,6 +17,8 @@ import (
 
 	"github.com/tipring/tipring/boards"
 	"github.com/tipring/tipring/boards/region"
+	"github.com/tipring/tipring/diag/logtail"
+	"github.com/tipring/tipring/diag/trace"
 	"github.com/tipring/tipring/firmware/api"
 	"github.com/tipring/tipring/firmware/config"
 	"github.com/tipring/tipring/firmware/line"
@@ -35,6 +37,9 @@ type Options struct {
 	// Provision ties the device to its configuration file (refresh,
 	// factory reset); see provision.go.
 	Provision ProvisionOptions
+	// LogTail, when set, is where Logger's records also go: the bundle's
+	// log.txt is its text.
+	LogTail *logtail.Tail
 }
 
 // Device is a running tipring.
@@ -51,6 +56,8 @@ type Device struct {
 	ledger *ledger.Ledger
 	lines  []*line.Line
 	api    *api.Server
+	// trace keeps the last SIP messages for the bundle's sip-trace.txt.
+	trace *trace.Buffer
 
 	ready chan struct{}
 	stop  context.CancelCauseFunc // ends Run with a cause, for a factory reset
@@ -69,7 +76,8 @@ func New(cfg *config.Config, opts Options) (*Device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("device: %w", err)
 	}
-	return &Device{cfg: cfg, opts: opts, log: opts.Logger, region: reg, ready: make(chan struct{})}, nil
+	return &Device{cfg: cfg, opts: opts, log: opts.Logger, region: reg, ready: make(chan struct{}),
+		trace: trace.New(trace.DefaultSize)}, nil
 }
 
 // Ready is closed when every part is up (the board's ports, SIP listening,
@@ -122,6 +130,7 @@ func (d *Device) Run(ctx context.Context) error {
 		UserAgent:      d.userAgent(),
 		AllowAnySource: d.cfg.SIP.AllowAnySource,
 		Logger:         d.log.With("room", "sip"),
+		Trace:          d.traceSIP,
 		Incoming: func(c *sip.Call) {
 			if l, ok := lines.Load(c.Line()); ok {
 				l.(*line.Line).Incoming(c)
@@ -183,6 +192,8 @@ func (d *Device) Run(ctx context.Context) error {
 			Prompts:       voice,
 			BalanceCode:   d.cfg.Meter.BalanceCode,
 			AnnounceLimit: d.cfg.Meter.AnnounceLimit,
+			ReportCode:    d.cfg.Diag.Code,
+			Report:        func(ctx context.Context) (string, error) { return d.report(ctx, lc.Port) },
 			Logger:        d.log.With("room", "line"),
 		})
 		if err != nil {

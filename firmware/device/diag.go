@@ -4,19 +4,28 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"net"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/tipring/tipring/boards"
 	"github.com/tipring/tipring/diag"
+	"github.com/tipring/tipring/diag/alg"
+	"github.com/tipring/tipring/diag/nat"
 	"github.com/tipring/tipring/diag/netinfo"
 	"github.com/tipring/tipring/diag/quality"
+	"github.com/tipring/tipring/diag/router"
 	"github.com/tipring/tipring/diag/trace"
 	"github.com/tipring/tipring/firmware/api"
 	"github.com/tipring/tipring/firmware/config"
+	"github.com/tipring/tipring/firmware/line"
+	"github.com/tipring/tipring/firmware/provision"
 	"github.com/tipring/tipring/meter"
 )
 
@@ -27,14 +36,10 @@ const bundleCalls = 20
 const redacted = "<redacted>"
 
 // Bundle implements api.Diag: it collects the evidence, finds the likely
-// causes and packs the bundle (tar.gz).
-//
-// Collected so far: the device and its configuration, registration per
-// line, recent calls with their quality, the account, the line test and
-// what the line saw, and the network as the system's files show it. The
-// router (UPnP), NAT (STUN), neighbour discovery and probes, the SIP trace
-// and the log come with the next step: they send traffic or need hooks in
-// other rooms, and are recorded as sections not collected.
+// causes and packs the bundle (tar.gz). What sends traffic beyond the SIP
+// and billing servers the device already talks to is under [diag]: the LAN
+// discovery and the router's UPnP (discovery), the path probes and the
+// cable-modem check (probes), and STUN (stun).
 func (d *Device) Bundle(ctx context.Context, opts api.BundleOptions) ([]byte, error) {
 	now := time.Now()
 	e := &diag.Evidence{
@@ -49,10 +54,8 @@ func (d *Device) Bundle(ctx context.Context, opts api.BundleOptions) ([]byte, er
 		{Name: "calls", Run: func(context.Context) (any, error) { return d.callEvidence() }},
 		{Name: "account", Run: func(context.Context) (any, error) { return d.accountEvidence() }},
 		{Name: "line test", Run: func(ctx context.Context) (any, error) { return d.lineTestEvidence(ctx) }},
-		{Name: "network", Run: func(ctx context.Context) (any, error) {
-			// Reads the system's files only: no discovery, no probes.
-			return netinfo.Collect(ctx, netinfo.Options{})
-		}},
+		{Name: "network", Run: func(ctx context.Context) (any, error) { return netinfo.Collect(ctx, d.netinfoOptions()) }},
+		{Name: "internet", Timeout: 4800 * time.Millisecond, Run: d.internetEvidence},
 	}
 	// Each collector returns its part; a collector abandoned at its
 	// timeout can never write into the evidence behind the bundle's back.
@@ -72,18 +75,22 @@ func (d *Device) Bundle(ctx context.Context, opts api.BundleOptions) ([]byte, er
 			e.LineTest = v
 		case netinfo.Report:
 			e.Network = &v
+		case internet:
+			e.Router, e.NAT, e.Internet = v.router, v.nat, v.internet
 		}
 		s.Data = nil // it is in its own field of diag.json
 	}
-	for _, name := range []string{"router", "nat", "sip trace", "log"} {
-		e.Sections = append(e.Sections, diag.Section{Name: name, Error: "not collected by this firmware yet"})
-	}
+	d.judgeALG(e)
+	// One tokenizer for the whole bundle: a number reads as the same token
+	// in diag.json, the summary, the trace and the log.
+	redact := trace.Options{Anonymize: opts.Anonymize, Secrets: d.secrets()}
 	if opts.Anonymize {
-		anonymize(e, trace.NewTokenizer(nil))
+		redact.Tokens = trace.NewTokenizer(nil)
+		anonymize(e, redact.Tokens)
 	}
 	e.Findings = diag.Findings(e)
 
-	files, err := d.bundleFiles(e)
+	files, err := d.bundleFiles(e, redact)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +104,103 @@ func (d *Device) Bundle(ctx context.Context, opts api.BundleOptions) ([]byte, er
 	return buf.Bytes(), nil
 }
 
-func (d *Device) bundleFiles(e *diag.Evidence) ([]diag.File, error) {
+// netinfoOptions are the network collector's options as [diag] allows.
+func (d *Device) netinfoOptions() netinfo.Options {
+	o := netinfo.DeviceOptions()
+	o.Logger = d.log.With("room", "diag")
+	if !d.cfg.Diag.Discovery {
+		o.SSDPAddr, o.MDNSAddr = netip.AddrPort{}, netip.AddrPort{}
+	}
+	if !d.cfg.Diag.Probes {
+		o.ProbeGateway = false
+		return o
+	}
+	seen := map[netip.AddrPort]bool{}
+	for _, lc := range d.cfg.Lines {
+		ap, err := netip.ParseAddrPort(d.ua.Status(lc.Port).Server)
+		if err != nil || seen[ap] {
+			continue
+		}
+		seen[ap] = true
+		o.ProbeTargets = append(o.ProbeTargets, netinfo.ProbeTarget{Name: "sip", Addr: ap})
+	}
+	return o
+}
+
+// internet is the router, NAT and ISP evidence, collected together because
+// the NAT verdict needs the router's external address.
+type internet struct {
+	router   *router.Report
+	nat      *nat.Report
+	internet *diag.Internet
+}
+
+// cableModem is where DOCSIS cable modems answer on every LAN they serve.
+const cableModem = "192.168.100.1:80"
+
+func (d *Device) internetEvidence(ctx context.Context) (any, error) {
+	var out internet
+	var ext netip.Addr
+	var errs []error
+	in := &diag.Internet{}
+	if !d.cfg.Diag.Discovery {
+		in.RouterSkipped = "UPnP discovery is off ([diag] discovery = false)"
+	}
+	if d.cfg.Diag.STUN == "" {
+		in.STUNSkipped = "no STUN server is configured ([diag] stun)"
+	}
+	// Each part has its own share of the collector's time, so a router
+	// that is slow to answer costs the STUN test nothing, and neither can
+	// make the collector overrun and lose what the other found.
+	if d.cfg.Diag.Discovery {
+		rctx, cancel := context.WithTimeout(ctx, 1800*time.Millisecond)
+		r, err := router.Collect(rctx, router.Options{Logger: d.log.With("room", "diag")})
+		cancel()
+		out.router = &r
+		ext = r.ExternalIP
+		if err != nil {
+			errs = append(errs, fmt.Errorf("router: %w", err))
+		}
+	}
+	if d.cfg.Diag.STUN != "" {
+		nctx, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
+		n, err := nat.Collect(nctx, nat.Options{Server: d.cfg.Diag.STUN, RouterExternal: ext, Logger: d.log.With("room", "diag")})
+		cancel()
+		out.nat = &n
+		if err != nil {
+			errs = append(errs, fmt.Errorf("nat: %w", err))
+		}
+	}
+	switch {
+	case out.nat != nil && out.nat.Mapped.IsValid():
+		in.PublicAddr = out.nat.Mapped.Addr()
+	case ext.IsValid():
+		in.PublicAddr = ext
+	}
+	if a := in.PublicAddr; a.IsValid() && a.IsGlobalUnicast() && !a.IsPrivate() && !nat.InSharedSpace(a) {
+		names, err := net.DefaultResolver.LookupAddr(ctx, a.String())
+		switch {
+		case err != nil:
+			in.Errors = append(in.Errors, "reverse DNS of "+a.String()+": "+err.Error())
+		case len(names) > 0:
+			in.PTR = strings.TrimSuffix(names[0], ".")
+			in.ISP = nat.ISPFromPTR(in.PTR)
+		}
+	}
+	if d.cfg.Diag.Probes {
+		var dialer net.Dialer
+		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		if c, err := dialer.DialContext(cctx, "tcp", cableModem); err == nil {
+			c.Close()
+			in.CableModem = strings.TrimSuffix(cableModem, ":80")
+		}
+		cancel()
+	}
+	out.internet = in
+	return out, errors.Join(errs...)
+}
+
+func (d *Device) bundleFiles(e *diag.Evidence, redact trace.Options) ([]diag.File, error) {
 	js := func(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
 	evidence, err := js(e)
 	if err != nil {
@@ -124,7 +227,9 @@ func (d *Device) bundleFiles(e *diag.Evidence) ([]diag.File, error) {
 		{Name: "diag.json", Data: evidence},
 		{Name: "calls.csv", Data: calls.Bytes()},
 		{Name: "registrations.json", Data: regs},
+		{Name: "sip-trace.txt", Data: []byte(d.trace.Text(d.trace.Snapshot(redact)))},
 		{Name: "linetest.json", Data: tests},
+		{Name: "log.txt", Data: []byte(d.logText(redact))},
 	}, nil
 }
 
@@ -161,6 +266,12 @@ func (d *Device) deviceEvidence() (diag.Device, error) {
 		Region:        d.region.Code,
 		Config:        string(text),
 	}
+	if m := d.opts.Provision.MAC; m != "" {
+		dev.MAC = provision.FormatMAC(m)
+	}
+	if f := d.opts.Provision.Factory; f != nil {
+		dev.Serial, dev.MAC = f.Serial, provision.FormatMAC(f.MAC)
+	}
 	if err != nil {
 		return dev, fmt.Errorf("configuration: %w", err)
 	}
@@ -175,6 +286,7 @@ func (d *Device) lineEvidence() []diag.Line {
 			Port: lc.Port, User: lc.User, Registered: st.Registered, Server: st.Server,
 			Transport: lc.Transport, LastCode: st.LastCode, LastReason: st.LastReason,
 			Failures: st.Failures, PublicAddr: st.PublicAddr,
+			KeepAlivesSent: st.KeepAlivesSent, KeepAlivesFailed: st.KeepAlivesFailed,
 		}
 		if st.LastCode == 0 {
 			l.LastError = st.LastReason
@@ -236,7 +348,7 @@ func (d *Device) accountEvidence() (*diag.Account, error) {
 
 func (d *Device) lineTestEvidence(ctx context.Context) ([]diag.LineTest, error) {
 	var out []diag.LineTest
-	for i, p := range d.board.Ports() {
+	for _, p := range d.board.Ports() {
 		lt, ok := p.(boards.LineTester)
 		if !ok {
 			continue
@@ -249,8 +361,19 @@ func (d *Device) lineTestEvidence(ctx context.Context) ([]diag.LineTest, error) 
 			Port: p.Number(), At: m.At, Hook: m.Hook, LoopCurrentMA: m.LoopCurrentMA, RingerREN: m.RingerREN,
 			DCVolts: m.DCVolts, ACVolts: m.ACVolts, LeakageKOhm: math.Min(m.LeakageKOhm, 1e6),
 		}
-		if i < len(d.lines) {
-			t.InCall = d.lines[i].Status().CallID != ""
+		for _, l := range d.lines {
+			st := l.Status()
+			if st.Port != p.Number() {
+				continue
+			}
+			// In use: a call, dialling, a tone or an announcement (the
+			// report code's own). A handset left off the hook ends in
+			// the off-hook warning and then silence (lockout).
+			switch st.State {
+			case line.Idle, line.OffHookAlarm, line.Lockout:
+			default:
+				t.InCall = true
+			}
 		}
 		for _, v := range m.Verdicts {
 			t.Verdicts = append(t.Verdicts, diag.Verdict{Check: v.Check, Pass: v.Pass, Value: v.Value, Limit: v.Limit, Meaning: v.Meaning})
@@ -270,6 +393,32 @@ func (d *Device) lineTestEvidence(ctx context.Context) ([]diag.LineTest, error) 
 	return out, nil
 }
 
+// judgeALG looks in the SIP trace for our Via, Contact or SDP rewritten on
+// the way to the provider (a SIP ALG). The trace holds every line's
+// messages, so a verdict is the device's: it goes on every line.
+func (d *Device) judgeALG(e *diag.Evidence) {
+	entries := d.trace.Snapshot(trace.Options{Secrets: d.secrets()})
+	msgs := make([]alg.Message, 0, len(entries))
+	for _, en := range entries {
+		msgs = append(msgs, alg.Message{Sent: en.Dir == "sent", Raw: []byte(en.Message)})
+	}
+	res := alg.Detect(alg.Input{Exchanges: alg.Pair(msgs)})
+	if !res.Suspected {
+		return
+	}
+	for i := range e.Lines {
+		e.Lines[i].ALGSuspect, e.Lines[i].ALGWhy = true, res.Why()
+	}
+}
+
+// logText is the recent log, redacted like the trace.
+func (d *Device) logText(redact trace.Options) string {
+	if d.opts.LogTail == nil {
+		return "the log is not kept by this build (device.Options.LogTail is nil)\n"
+	}
+	return trace.RedactText(d.opts.LogTail.Text(), redact)
+}
+
 // anonymize replaces every phone number in the evidence with the bundle's
 // token for it.
 func anonymize(e *diag.Evidence, tok *trace.Tokenizer) {
@@ -280,4 +429,5 @@ func anonymize(e *diag.Evidence, tok *trace.Tokenizer) {
 		e.Lines[i].User = tok.Number(e.Lines[i].User)
 	}
 	e.Device.Config = "" // it names the lines' users; the rest is in the sections
+	e.Customer.Problem = trace.RedactText(e.Customer.Problem, trace.Options{Anonymize: true, Tokens: tok})
 }

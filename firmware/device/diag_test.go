@@ -3,7 +3,11 @@ package device
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +15,9 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/tipring/tipring/diag"
+	"github.com/tipring/tipring/diag/logtail"
 	"github.com/tipring/tipring/firmware/api"
+	"github.com/tipring/tipring/firmware/config"
 )
 
 // refusingRegistrar answers every REGISTER with 403, as a provider does for
@@ -52,10 +58,14 @@ func TestBundleNamesTheCauseAndKeepsNoSecret(t *testing.T) {
 	secrets := []string{"canary-Line1-pw", "canary-Line2-pw", "canary-Admin-pw", "canary-Billing-tok"}
 	cfg.Lines[0].Password, cfg.Lines[1].Password, cfg.Admin.Password = secrets[0], secrets[1], secrets[2]
 	cfg.Meter.Backend, cfg.Meter.Account, cfg.Meter.Token = "http://127.0.0.1:9/", "100200300", secrets[3]
-	d, err := New(cfg, Options{Version: "test"})
+	tail := logtail.New(100, 1024)
+	d, err := New(cfg, Options{Version: "test", Logger: slog.New(slog.NewTextHandler(tail, nil)), LogTail: tail})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A line as a careless log call would write it: the bundle must not
+	// carry the secret even then.
+	d.log.Warn("register failed", "uri", "sip:1001:"+secrets[0]+"@127.0.0.1", "number", "15551230001")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -103,8 +113,14 @@ func TestBundleNamesTheCauseAndKeepsNoSecret(t *testing.T) {
 				}
 			}
 		}
-		if strings.Join(names, " ") != "summary.txt diag.json calls.csv registrations.json linetest.json" {
+		if strings.Join(names, " ") != "summary.txt diag.json calls.csv registrations.json sip-trace.txt linetest.json log.txt" {
 			t.Fatalf("files %v", names)
+		}
+		if tr := got["sip-trace.txt"]; !strings.Contains(tr, "REGISTER sip:") || !strings.Contains(tr, "SIP/2.0 403") {
+			t.Errorf("sip-trace.txt lacks the REGISTER and its 403:\n%.2000s", tr)
+		}
+		if lg := got["log.txt"]; !strings.Contains(lg, "register failed") || anon == strings.Contains(lg, "15551230001") {
+			t.Errorf("log.txt (anonymized %v) is wrong:\n%.2000s", anon, lg)
 		}
 		sum := got["summary.txt"]
 		for _, want := range []string{"Panasonic KX-TS500", "no dial tone", "100200300"} {
@@ -118,5 +134,85 @@ func TestBundleNamesTheCauseAndKeepsNoSecret(t *testing.T) {
 		if anon && strings.Contains(got["diag.json"], `"user": "1001"`) {
 			t.Error("the anonymized bundle still names line 1's number")
 		}
+	}
+}
+
+// runDevice runs a device on cfg until the test ends.
+func runDevice(t *testing.T, cfg *config.Config) *Device {
+	t.Helper()
+	d, err := New(cfg, Options{Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	select {
+	case <-d.Ready():
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready")
+	}
+	return d
+}
+
+func TestReportSendsTheBundleToSupportAndReturnsTheTicket(t *testing.T) {
+	type upload struct {
+		ticket, account string
+		files           []diag.File
+	}
+	uploads := make(chan upload, 4)
+	answer := ""
+	status := http.StatusCreated
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		files, err := diag.ReadArchive(r.Body)
+		if err != nil {
+			t.Errorf("upload is not a bundle: %v", err)
+		}
+		uploads <- upload{r.Header.Get("X-Tipring-Ticket"), r.Header.Get("X-Tipring-Account"), files}
+		w.WriteHeader(status)
+		fmt.Fprint(w, answer)
+	}))
+	defer srv.Close()
+	cfg := testConfig(t, "")
+	cfg.Diag.SupportURL = srv.URL + "/bundles"
+	cfg.Meter.Account = "100200300"
+	d := runDevice(t, cfg)
+
+	ticket, err := d.report(context.Background(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := <-uploads
+	if len(ticket) != ticketDigits || up.ticket != ticket || up.account != "100200300" {
+		t.Errorf("ticket %q, uploaded with ticket %q account %q", ticket, up.ticket, up.account)
+	}
+	if len(up.files) == 0 || up.files[0].Name != "summary.txt" ||
+		!strings.Contains(string(up.files[0].Data), "port 2 (ticket "+ticket+")") {
+		t.Errorf("the upload's summary does not say where it came from: %+v", up.files)
+	}
+
+	answer = `{"ticket":"4711"}`
+	if ticket, err := d.report(context.Background(), 1); err != nil || ticket != "4711" {
+		t.Errorf("support's own ticket: got %q, %v; want 4711", ticket, err)
+	}
+	<-uploads
+
+	status, answer = http.StatusServiceUnavailable, ""
+	if _, err := d.report(context.Background(), 1); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("a 503 from support gave %v, want an error naming it", err)
+	}
+	<-uploads
+
+	cfg.Diag.SupportURL = ""
+	if _, err := d.report(context.Background(), 1); err == nil || !strings.Contains(err.Error(), "support_url") {
+		t.Errorf("no support_url gave %v, want an error naming the key", err)
 	}
 }

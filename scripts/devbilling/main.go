@@ -22,6 +22,7 @@ import (
 
 	"github.com/tipring/tipring/meter"
 	"github.com/tipring/tipring/scripts/devbilling/billing"
+	"github.com/tipring/tipring/scripts/devbilling/support"
 )
 
 func main() {
@@ -43,6 +44,7 @@ func run(ctx context.Context, args []string, logOut io.Writer) error {
 	balance := fs.String("balance", "5.00", "opening balance")
 	currency := fs.String("currency", billing.DefaultCurrency, "the account's currency (ISO 4217)")
 	debug := fs.Bool("debug", false, "log every request")
+	supportDir := fs.String("support-dir", "", "also be the support desk: keep bundles devices send from the handset here (POST /support/bundles)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,12 +70,23 @@ func run(ctx context.Context, args []string, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	handler := srv.Handler()
+	if *supportDir != "" {
+		desk, err := support.New(*supportDir, log)
+		if err != nil {
+			return err
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/support/", desk.Handler())
+		mux.Handle("/", handler)
+		handler = mux
+	}
 	ln, err := net.Listen("tcp", addr.String())
 	if err != nil {
 		return err
 	}
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		// Requests end with ctx, so that a request held by the "hang"
 		// outage does not hold up the shutdown.

@@ -36,6 +36,10 @@ func repoRoot(t *testing.T) string {
 // show it.
 func TestReadmeWalkthrough(t *testing.T) {
 	root := repoRoot(t)
+	// Bundles a previous run sent must not pass for this run's.
+	if err := os.RemoveAll(filepath.Join(root, ".run", "support")); err != nil {
+		t.Fatal(err)
+	}
 	startDevSetup(t, root)
 
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
@@ -54,6 +58,18 @@ func TestReadmeWalkthrough(t *testing.T) {
 			time.Sleep(1200 * time.Millisecond)
 		}
 		t.Logf("$ %s\n%s", c.line, out)
+	}
+	// The README's *47: the bundle reached the development support desk.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, _ := filepath.Glob(filepath.Join(root, ".run", "support", "ticket-*.tar.gz"))
+		if len(got) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("*47 sent no bundle to the development support desk (.run/support)")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/tipring/tipring/diag/logtail"
 	"github.com/tipring/tipring/firmware/device"
 )
 
@@ -29,18 +30,20 @@ func runCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
+	// The last log lines go into diagnostics bundles (log.txt).
+	tail := logtail.New(logLines, logLineBytes)
 	// A device restarts in this process when its configuration changed or
 	// a factory reset removed it (then it provisions itself again).
 	for {
-		cfg, po, err := pf.load(ctx, *path, newLogger(stderr, "info"))
+		cfg, po, err := pf.load(ctx, *path, newLogger(io.MultiWriter(stderr, tail), "info"))
 		if err != nil && ctx.Err() != nil {
 			return nil // stopped while provisioning
 		}
 		if err != nil {
 			return err
 		}
-		log := newLogger(stderr, cfg.Device.LogLevel)
-		d, err := device.New(cfg, device.Options{Version: version, Logger: log, Provision: po})
+		log := newLogger(io.MultiWriter(stderr, tail), cfg.Device.LogLevel)
+		d, err := device.New(cfg, device.Options{Version: version, Logger: log, LogTail: tail, Provision: po})
 		if err != nil {
 			return err
 		}
@@ -61,6 +64,13 @@ func runCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return nil
 	}
 }
+
+// A bundle's log.txt holds up to logLines lines of up to logLineBytes:
+// about the last hour of an ordinary day, in at most 1 MB.
+const (
+	logLines     = 1000
+	logLineBytes = 1024
+)
 
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
