@@ -125,3 +125,30 @@ func TestFailsClearly(t *testing.T) {
 		})
 	}
 }
+
+// runDevice runs a device on cfg until the test ends, when it must stop
+// cleanly.
+func runDevice(t *testing.T, cfg *config.Config, opts Options) *Device {
+	t.Helper()
+	d, err := New(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	select {
+	case <-d.Ready():
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready")
+	}
+	return d
+}

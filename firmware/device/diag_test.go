@@ -17,7 +17,6 @@ import (
 	"github.com/tipring/tipring/diag"
 	"github.com/tipring/tipring/diag/logtail"
 	"github.com/tipring/tipring/firmware/api"
-	"github.com/tipring/tipring/firmware/config"
 )
 
 // refusingRegistrar answers every REGISTER with 403, as a provider does for
@@ -59,29 +58,11 @@ func TestBundleNamesTheCauseAndKeepsNoSecret(t *testing.T) {
 	cfg.Lines[0].Password, cfg.Lines[1].Password, cfg.Admin.Password = secrets[0], secrets[1], secrets[2]
 	cfg.Meter.Backend, cfg.Meter.Account, cfg.Meter.Token = "http://127.0.0.1:9/", "100200300", secrets[3]
 	tail := logtail.New(100, 1024)
-	d, err := New(cfg, Options{Version: "test", Logger: slog.New(slog.NewTextHandler(tail, nil)), LogTail: tail})
-	if err != nil {
-		t.Fatal(err)
-	}
+	log := slog.New(slog.NewTextHandler(tail, nil))
 	// A line as a careless log call would write it: the bundle must not
 	// carry the secret even then.
-	d.log.Warn("register failed", "uri", "sip:1001:"+secrets[0]+"@127.0.0.1", "number", "15551230001")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	select {
-	case <-d.Ready():
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("not ready")
-	}
+	log.Warn("register failed", "uri", "sip:1001:"+secrets[0]+"@127.0.0.1", "number", "15551230001")
+	d := runDevice(t, cfg, Options{Version: "test", Logger: log, LogTail: tail})
 	// Let the REGISTERs be refused.
 	deadline := time.Now().Add(15 * time.Second)
 	for d.ua.Status(1).Failures == 0 && time.Now().Before(deadline) {
@@ -137,32 +118,6 @@ func TestBundleNamesTheCauseAndKeepsNoSecret(t *testing.T) {
 	}
 }
 
-// runDevice runs a device on cfg until the test ends.
-func runDevice(t *testing.T, cfg *config.Config) *Device {
-	t.Helper()
-	d, err := New(cfg, Options{Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	select {
-	case <-d.Ready():
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("not ready")
-	}
-	return d
-}
-
 func TestReportSendsTheBundleToSupportAndReturnsTheTicket(t *testing.T) {
 	type upload struct {
 		ticket, account string
@@ -184,7 +139,7 @@ func TestReportSendsTheBundleToSupportAndReturnsTheTicket(t *testing.T) {
 	cfg := testConfig(t, "")
 	cfg.Diag.SupportURL = srv.URL + "/bundles"
 	cfg.Meter.Account = "100200300"
-	d := runDevice(t, cfg)
+	d := runDevice(t, cfg, Options{Version: "test"})
 
 	ticket, err := d.report(context.Background(), 2)
 	if err != nil {
