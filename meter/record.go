@@ -121,6 +121,9 @@ type Evidence struct {
 	AudioSentMS     int64     `json:"audio_sent_ms"`
 	RTCPLossPercent float64   `json:"rtcp_loss_percent"`
 	JitterMS        float64   `json:"jitter_ms"`
+	// RTTMS is the RTCP round trip to the far end (RFC 3550 LSR/DLSR);
+	// zero when no report came back.
+	RTTMS float64 `json:"rtt_ms,omitempty"`
 }
 
 // Recharge is one top-up request and its outcome.

@@ -317,14 +317,14 @@ func (d *Device) callEvidence() ([]diag.Call, error) {
 			Disposition: string(r.Disposition), SIPCode: r.SIPCode, Reason: r.Reason, HungUpBy: r.HungUpBy,
 			RingMS: r.RingMS, TalkMS: r.TalkMS, EarlyMedia: ev.EarlyMedia,
 			RTPSent: ev.RTPSent, RTPReceived: ev.RTPReceived, AudioSentMS: ev.AudioSentMS, AudioReceivedMS: ev.AudioReceivedMS,
-			LossPercent: ev.RTCPLossPercent, JitterMS: ev.JitterMS,
+			LossPercent: ev.RTCPLossPercent, JitterMS: ev.JitterMS, RTTms: ev.RTTMS,
 		}
 		if r.Metered {
 			c.Cost = r.Cost.String()
 		}
 		c.Quality = quality.Assess(quality.Call{
 			PacketsSent: ev.RTPSent, PacketsReceived: ev.RTPReceived, LossFraction: ev.RTCPLossPercent / 100,
-			JitterMs: ev.JitterMS, PLC: true, AudioSentMs: ev.AudioSentMS, AudioReceivedMs: ev.AudioReceivedMS,
+			JitterMs: ev.JitterMS, RTTms: ev.RTTMS, PLC: true, AudioSentMs: ev.AudioSentMS, AudioReceivedMs: ev.AudioReceivedMS,
 			Answered: answered,
 		})
 		out = append(out, c)

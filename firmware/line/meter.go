@@ -200,6 +200,7 @@ func evidence(s media.Stats) meter.Evidence {
 		AudioSentMS:     s.AudioSent.Milliseconds(),
 		RTCPLossPercent: 100 * s.RemoteFractionLost,
 		JitterMS:        s.JitterMs,
+		RTTMS:           float64(s.RTT.Microseconds()) / 1000,
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/tipring/tipring/firmware/prompts"
 	"github.com/tipring/tipring/meter"
 	"github.com/tipring/tipring/sip"
+	"github.com/tipring/tipring/sip/media"
 )
 
 // fakeMeter grants or refuses as told and keeps what the line filed.
@@ -257,5 +258,19 @@ func TestEmergencyIsAuthorizedAsEmergency(t *testing.T) {
 	defer m.mu.Unlock()
 	if n != "911" || len(m.attempts) != 1 || !m.attempts[0].Emergency {
 		t.Fatalf("dialled %q with attempts %+v: want 911 as an emergency", n, m.attempts)
+	}
+}
+
+// A call's record carries what the media engine measured, in the record's
+// units: the bundle rates the call from it.
+func TestEvidenceFromMediaStats(t *testing.T) {
+	got := evidence(media.Stats{
+		PacketsReceived: 480, PacketsSent: 500, AudioReceived: 9600 * time.Millisecond, AudioSent: 10 * time.Second,
+		RemoteFractionLost: 0.04, JitterMs: 3.5, RTT: 182500 * time.Microsecond,
+	})
+	want := meter.Evidence{RTPReceived: 480, RTPSent: 500, AudioReceivedMS: 9600, AudioSentMS: 10000,
+		RTCPLossPercent: 4, JitterMS: 3.5, RTTMS: 182.5}
+	if got != want {
+		t.Fatalf("evidence = %+v, want %+v", got, want)
 	}
 }
