@@ -1,6 +1,7 @@
 package dsp
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/tipring/tipring/boards"
@@ -207,3 +208,13 @@ func (h *HookDecoder) digit(at time.Time) {
 }
 
 func (h *HookDecoder) emit(e boards.Event) { h.out = append(h.out, e) }
+
+// HookTimingFor is the hook decoder's timing a board's options ask for,
+// the other fields left to their defaults. It refuses a flash window
+// that is not one rather than let the decoder quietly repair it.
+func HookTimingFor(opts boards.Options) (HookTiming, error) {
+	if opts.FlashMin < 0 || opts.FlashMax < 0 || (opts.FlashMax != 0 && opts.FlashMin > opts.FlashMax) {
+		return HookTiming{}, fmt.Errorf("hook flash window %v-%v is not a window", opts.FlashMin, opts.FlashMax)
+	}
+	return HookTiming{FlashMin: opts.FlashMin, FlashMax: opts.FlashMax}, nil
+}

@@ -142,8 +142,9 @@ func NewWithHardware(hw Hardware, ports int, opts boards.Options) (*Board, error
 	if ports < 1 || ports > 2 {
 		return nil, fmt.Errorf("rpifxs: %d ports: the Si3226x has 1 or 2 channels", ports)
 	}
-	if opts.FlashMin < 0 || opts.FlashMax < 0 || (opts.FlashMax != 0 && opts.FlashMin > opts.FlashMax) {
-		return nil, fmt.Errorf("rpifxs: hook flash window %v-%v is not a window", opts.FlashMin, opts.FlashMax)
+	timing, err := dsp.HookTimingFor(opts)
+	if err != nil {
+		return nil, fmt.Errorf("rpifxs: %w", err)
 	}
 	log := opts.Logger
 	if log == nil {
@@ -158,7 +159,6 @@ func NewWithHardware(hw Hardware, ports int, opts boards.Options) (*Board, error
 		sleep:  sleepCtx,
 		resets: make(chan struct{}, 1),
 	}
-	timing := dsp.HookTiming{FlashMin: opts.FlashMin, FlashMax: opts.FlashMax}
 	for n := 1; n <= ports; n++ {
 		var led OutPin
 		if n <= len(hw.Phones) && hw.Phones[n-1] != nil {
@@ -184,13 +184,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 func (b *Board) Name() string { return Name }
 
 // Ports returns the FXS ports in number order.
-func (b *Board) Ports() []boards.Port {
-	out := make([]boards.Port, len(b.ports))
-	for i, p := range b.ports {
-		out[i] = p
-	}
-	return out
-}
+func (b *Board) Ports() []boards.Port { return boards.PortList(b.ports) }
 
 // ResetRequests delivers a value each time the reset button has been held
 // for ResetHold; it is closed when Run ends.

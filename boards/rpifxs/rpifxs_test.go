@@ -180,8 +180,8 @@ func TestRingTripAndOffHookRefusal(t *testing.T) {
 	if tb.phone1.Read() != gpio.High {
 		t.Error("phone light off while the phone is off-hook")
 	}
-	if err := p.Ring(boards.Ring{Cadence: boards.Cadence{time.Second, time.Second}}); !errors.Is(err, errOffHook) {
-		t.Errorf("Ring while off-hook: %v, want errOffHook", err)
+	if err := p.Ring(boards.Ring{Cadence: boards.Cadence{time.Second, time.Second}}); !errors.Is(err, boards.ErrOffHook) {
+		t.Errorf("Ring while off-hook: %v, want boards.ErrOffHook", err)
 	}
 	if err := p.Ring(boards.Ring{Cadence: boards.Cadence{time.Second}}); err == nil {
 		t.Error("an odd cadence was accepted")

@@ -73,8 +73,8 @@ func BenchmarkTickDialling(b *testing.B) {
 		clk.mu.Unlock()
 		brd.tick()
 		// The firmware reads the events as they come.
-		for len(p1.events) > 0 {
-			<-p1.events
+		for events := p1.Events(); len(events) > 0; {
+			<-events
 		}
 	}
 	for range 50 {

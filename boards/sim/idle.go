@@ -67,23 +67,24 @@ func (p *port) clockNeeds() clockNeed {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ph := p.phone
+	st := p.Status()
 	var n clockNeed
-	if ph.offHook || p.loopClosed {
+	if ph.offHook || st.LoopClosed {
 		n |= needOffHook
 	}
-	if p.hook.OffHook() {
+	if st.OffHook {
 		// The decoder leaves off-hook only after a break of FlashMax, and
 		// a pulse digit is always reported before that: when it counts
 		// the line on-hook, nothing of the decoder's waits for time.
 		n |= needHookDecoder
 	}
-	if p.ring.active {
+	if st.Ringing {
 		n |= needRinger
 	}
 	if ph.ring.ringing || ph.ring.inBurst {
 		n |= needRingMeter
 	}
-	if p.playing {
+	if st.Playing {
 		n |= needTone
 	}
 	if ph.script != nil {
@@ -92,7 +93,7 @@ func (p *port) clockNeeds() clockNeed {
 	if ph.micJob != nil || ph.micTone || ph.micPCM != nil {
 		n |= needMic
 	}
-	if ph.reversed != (p.reversed != p.ring.reversing) {
+	if ph.reversed != st.Reversed {
 		n |= needPolarity
 	}
 	if !ph.settled() {

@@ -58,7 +58,8 @@ func (p *port) LineTest(ctx context.Context) (boards.LineTest, error) {
 	defer p.mu.Unlock()
 	dev := p.phone.device
 	t := boards.LineTest{At: p.now(), Hook: "on", LeakageKOhm: insulationKOhm}
-	if p.hook.OffHook() {
+	st := p.Status()
+	if st.OffHook {
 		t.Hook = "off"
 	}
 	if dev.Attached {
@@ -75,7 +76,7 @@ func (p *port) LineTest(ctx context.Context) (boards.LineTest, error) {
 	t.DCVolts = p.measure(t.DCVolts) + p.noise(floorVolts)
 	t.ACVolts = p.measure(t.ACVolts) + floorVolts/2 + p.noise(floorVolts/2)
 	switch {
-	case p.loopClosed || dev.Fault == FaultReceiverOffHook:
+	case st.LoopClosed || dev.Fault == FaultReceiverOffHook:
 		t.LoopCurrentMA = p.measure(feedMA)
 	default:
 		// On-hook, only leakage flows.

@@ -107,8 +107,9 @@ func New(opts boards.Options, options ...Option) (*Board, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sim board: control address: %w", err)
 	}
-	if opts.FlashMin < 0 || opts.FlashMax < 0 || (opts.FlashMax != 0 && opts.FlashMin > opts.FlashMax) {
-		return nil, fmt.Errorf("sim board: hook flash window %v-%v is not a window", opts.FlashMin, opts.FlashMax)
+	timing, err := dsp.HookTimingFor(opts)
+	if err != nil {
+		return nil, fmt.Errorf("sim board: %w", err)
 	}
 	log := opts.Logger
 	if log == nil {
@@ -125,7 +126,6 @@ func New(opts boards.Options, options ...Option) (*Board, error) {
 	for _, o := range options {
 		o(b)
 	}
-	timing := dsp.HookTiming{FlashMin: opts.FlashMin, FlashMax: opts.FlashMax}
 	for n := 1; n <= Ports; n++ {
 		b.ports = append(b.ports, newPort(n, reg, timing, b.now, b.wake, b.log))
 	}
@@ -164,13 +164,7 @@ func (b *Board) now() time.Time {
 func (b *Board) Name() string { return Name }
 
 // Ports returns ports 1 and 2.
-func (b *Board) Ports() []boards.Port {
-	out := make([]boards.Port, len(b.ports))
-	for i, p := range b.ports {
-		out[i] = p
-	}
-	return out
-}
+func (b *Board) Ports() []boards.Port { return boards.PortList(b.ports) }
 
 func (b *Board) port(n int) (*port, error) {
 	if n < 1 || n > len(b.ports) {

@@ -548,8 +548,8 @@ func TestOffHookStopsRing(t *testing.T) {
 	}
 	// Ringing an off-hook phone trips at once.
 	r.hook(1, true)
-	if err := p.Ring(boards.Ring{Cadence: reg.Ring}); !errors.Is(err, ErrOffHook) {
-		t.Errorf("Ring while off-hook: %v, want ErrOffHook", err)
+	if err := p.Ring(boards.Ring{Cadence: reg.Ring}); !errors.Is(err, boards.ErrOffHook) {
+		t.Errorf("Ring while off-hook: %v, want boards.ErrOffHook", err)
 	}
 }
 
