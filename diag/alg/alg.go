@@ -402,9 +402,15 @@ func parse(raw []byte) (msg sip.Message, err error) {
 	if len(raw) > maxMessage {
 		return nil, errTooLarge
 	}
-	// The trace shows lines separated by "\n"; sipgo wants CRLF.
+	// The trace shows lines separated by "\n", and a message without a body
+	// ends at its last header, without the blank line; sipgo wants CRLF
+	// and the blank line.
 	if !strings.Contains(string(raw), "\r\n") {
-		raw = []byte(strings.ReplaceAll(string(raw), "\n", "\r\n"))
+		text := strings.ReplaceAll(string(raw), "\n", "\r\n")
+		if !strings.Contains(text, "\r\n\r\n") {
+			text = strings.TrimRight(text, "\r\n") + "\r\n\r\n"
+		}
+		raw = []byte(text)
 	}
 	// sipgo is fuzzed upstream, but diagnostics must never take the device
 	// down: a panic is a parse error here.
