@@ -177,6 +177,16 @@ func describable(loc string, from netip.Addr) bool {
 	if err != nil || a.Unmap() != from {
 		return false
 	}
+	return IsLAN(a)
+}
+
+// IsLAN reports whether a is on the local side of the network: private,
+// loopback or link-local. Any device on the LAN can answer a discovery
+// search, so a URL learnt from an answer (an SSDP LOCATION, a UPnP control
+// URL) is followed only to such an address; package router applies the
+// same rule to the gateway's URLs. a is taken as given: an IPv4-mapped
+// address is not local unless the caller unmaps it.
+func IsLAN(a netip.Addr) bool {
 	return a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast()
 }
 

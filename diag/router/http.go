@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -12,6 +13,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tipring/tipring/diag/netinfo"
 )
 
 // maxBody bounds every response read from the router. Real descriptions and
@@ -33,8 +36,7 @@ func checkHost(hostport string) error {
 	if err != nil {
 		return fmt.Errorf("host %q: %w", host, errNotLocal)
 	}
-	ip = ip.Unmap()
-	if ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
+	if netinfo.IsLAN(ip.Unmap()) {
 		return nil
 	}
 	return fmt.Errorf("host %q: %w", host, errNotLocal)
@@ -114,7 +116,7 @@ func (h httpClient) getXML(ctx context.Context, u *url.URL, defaultSpace string,
 }
 
 func decodeXML(body []byte, defaultSpace string, v any) error {
-	d := xml.NewDecoder(strings.NewReader(string(body)))
+	d := xml.NewDecoder(bytes.NewReader(body))
 	d.DefaultSpace = defaultSpace
 	d.CharsetReader = charsetReader
 	return d.Decode(v)
