@@ -3,6 +3,7 @@ package netinfo
 import (
 	"context"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -171,5 +172,20 @@ func TestDeviceOptionsTargetTheRealGroups(t *testing.T) {
 	p := o.Probe
 	if worst := 2*p.Timeout + time.Duration(p.Count-1)*max(p.Interval, p.Timeout); worst > 5*time.Second {
 		t.Errorf("probe series may take %v", worst)
+	}
+}
+
+// CurrentLease finds the same lease, and says the same when there is none,
+// as the full collection does.
+func TestCurrentLeaseIsCollectsLease(t *testing.T) {
+	for _, dir := range []string{"testdata/home", "testdata/networkd", "testdata/dhcpcd", "testdata/bare"} {
+		rep, err := Collect(context.Background(), fixtureOptions(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, note := CurrentLease(fixtureOptions(dir))
+		if !reflect.DeepEqual(l, rep.DHCP) || note != rep.DHCPNote {
+			t.Errorf("%s: CurrentLease = %+v, %q; Collect found %+v, %q", dir, l, note, rep.DHCP, rep.DHCPNote)
+		}
 	}
 }

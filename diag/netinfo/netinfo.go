@@ -170,21 +170,11 @@ func (c *collector) path(p string) string { return filepath.Join(c.root, p) }
 // ctx ended first (the report then holds what was gathered by then).
 func Collect(ctx context.Context, opts Options) (Report, error) {
 	start := time.Now()
-	c := &collector{root: cmp.Or(opts.Root, "/"), log: opts.Logger, order: opts.routeOrder}
-	if c.order == nil {
-		c.order = binary.NativeEndian
-	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
-	}
 	if opts.Wait < 0 {
 		return Report{}, errors.New("netinfo: Wait must not be negative")
 	}
 	wait := cmp.Or(opts.Wait, 1500*time.Millisecond)
-	kernel := opts.Kernel
-	if kernel == nil {
-		kernel = SystemKernel{}
-	}
+	c, kernel := newCollector(opts)
 
 	c.interfaces(kernel)
 	c.routes()
@@ -230,6 +220,33 @@ func Collect(ctx context.Context, opts Options) (Report, error) {
 		return c.rep, fmt.Errorf("netinfo: %w", err)
 	}
 	return c.rep, nil
+}
+
+// CurrentLease is the DHCP lease of the default route's interface and the
+// note on where it was looked for, as Collect reports them, without the
+// rest of the collection (neighbours, discovery, probes): a device waiting
+// for its provisioning URL asks for it again and again.
+func CurrentLease(opts Options) (*Lease, string) {
+	c, kernel := newCollector(opts)
+	c.interfaces(kernel)
+	c.routes()
+	c.dhcp()
+	return c.rep.DHCP, c.rep.DHCPNote
+}
+
+func newCollector(opts Options) (*collector, Kernel) {
+	c := &collector{root: cmp.Or(opts.Root, "/"), log: opts.Logger, order: opts.routeOrder}
+	if c.order == nil {
+		c.order = binary.NativeEndian
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	kernel := opts.Kernel
+	if kernel == nil {
+		kernel = SystemKernel{}
+	}
+	return c, kernel
 }
 
 func (c *collector) interfaces(k Kernel) {

@@ -36,12 +36,8 @@ func Discover(flagURL string, f *Factory, lease *netinfo.Lease) (c Candidate, ok
 // SystemLease returns the current DHCP lease of the default route's
 // interface as diag/netinfo finds it under root ("/" on a device), or nil
 // with the reason.
-func SystemLease(ctx context.Context, root string) (*netinfo.Lease, string) {
-	rep, err := netinfo.Collect(ctx, netinfo.Options{Root: root})
-	if err != nil {
-		return nil, err.Error()
-	}
-	return rep.DHCP, rep.DHCPNote
+func SystemLease(root string) (*netinfo.Lease, string) {
+	return netinfo.CurrentLease(netinfo.Options{Root: root})
 }
 
 // Default retry bounds while a device has no configuration.

@@ -107,7 +107,7 @@ func (p *provisionFlags) provision(ctx context.Context, path string, fac *provis
 		var lease *netinfo.Lease
 		if *p.url == "" && (fac == nil || fac.ProvisionURL == "") {
 			var note string
-			lease, note = provision.SystemLease(ctx, "/")
+			lease, note = provision.SystemLease("/")
 			log.Debug("provisioning: DHCP lease", "note", note)
 		}
 		return provision.Discover(*p.url, fac, lease)
