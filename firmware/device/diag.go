@@ -80,21 +80,29 @@ func (d *Device) Bundle(ctx context.Context, opts api.BundleOptions) ([]byte, er
 		}
 		s.Data = nil // it is in its own field of diag.json
 	}
-	d.judgeALG(e)
+	secrets := d.secrets()
 	// One tokenizer for the whole bundle: a number reads as the same token
 	// in diag.json, the summary, the trace and the log.
-	redact := trace.Options{Anonymize: opts.Anonymize, Secrets: d.secrets()}
+	redact := trace.Options{Anonymize: opts.Anonymize, Secrets: secrets}
 	if opts.Anonymize {
 		redact.Tokens = trace.NewTokenizer(nil)
+	}
+	// One redacted snapshot serves the ALG verdict and sip-trace.txt:
+	// redaction parses every message, and the verdict then judges the very
+	// messages support reads. Anonymizing leaves it unchanged: it tokenizes
+	// user parts consistently and leaves the addresses alone.
+	sipTrace := d.trace.Snapshot(redact)
+	judgeALG(e, sipTrace)
+	if opts.Anonymize {
 		anonymize(e, redact.Tokens)
 	}
 	e.Findings = diag.Findings(e)
 
-	files, err := d.bundleFiles(e, redact)
+	files, err := d.bundleFiles(e, redact, d.trace.Text(sipTrace))
 	if err != nil {
 		return nil, err
 	}
-	if leaked := diag.Scrub(files, d.secrets()); len(leaked) > 0 {
+	if leaked := diag.Scrub(files, secrets); len(leaked) > 0 {
 		d.log.Error("diag: a secret reached the bundle and was removed; this is a bug", "files", leaked)
 	}
 	var buf bytes.Buffer
@@ -200,7 +208,7 @@ func (d *Device) internetEvidence(ctx context.Context) (any, error) {
 	return out, errors.Join(errs...)
 }
 
-func (d *Device) bundleFiles(e *diag.Evidence, redact trace.Options) ([]diag.File, error) {
+func (d *Device) bundleFiles(e *diag.Evidence, redact trace.Options, sipTrace string) ([]diag.File, error) {
 	js := func(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
 	evidence, err := js(e)
 	if err != nil {
@@ -227,7 +235,7 @@ func (d *Device) bundleFiles(e *diag.Evidence, redact trace.Options) ([]diag.Fil
 		{Name: "diag.json", Data: evidence},
 		{Name: "calls.csv", Data: calls.Bytes()},
 		{Name: "registrations.json", Data: regs},
-		{Name: "sip-trace.txt", Data: []byte(d.trace.Text(d.trace.Snapshot(redact)))},
+		{Name: "sip-trace.txt", Data: []byte(sipTrace)},
 		{Name: "linetest.json", Data: tests},
 		{Name: "log.txt", Data: []byte(d.logText(redact))},
 	}, nil
@@ -396,8 +404,7 @@ func (d *Device) lineTestEvidence(ctx context.Context) ([]diag.LineTest, error) 
 // judgeALG looks in the SIP trace for our Via, Contact or SDP rewritten on
 // the way to the provider (a SIP ALG). The trace holds every line's
 // messages, so a verdict is the device's: it goes on every line.
-func (d *Device) judgeALG(e *diag.Evidence) {
-	entries := d.trace.Snapshot(trace.Options{Secrets: d.secrets()})
+func judgeALG(e *diag.Evidence, entries []trace.Entry) {
 	msgs := make([]alg.Message, 0, len(entries))
 	for _, en := range entries {
 		msgs = append(msgs, alg.Message{Sent: en.Dir == "sent", Raw: []byte(en.Message)})
