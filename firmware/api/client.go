@@ -71,12 +71,20 @@ func (c *Client) Bundle(ctx context.Context, opts BundleOptions) ([]byte, error)
 	return c.getRaw(ctx, "/api/v1/diag/bundle?"+q.Encode())
 }
 
+// notRunning is the hint for a device that does not answer at all.
+const notRunning = "is tipring running?"
+
 func (c *Client) get(ctx context.Context, path string, v any) error {
-	body, err := c.getRaw(ctx, path)
+	return c.call(ctx, http.MethodGet, path, nil, notRunning, v)
+}
+
+// call sends a request and decodes the JSON of a 200 answer into v.
+func (c *Client) call(ctx context.Context, method, path string, body io.Reader, down string, v any) error {
+	b, err := c.do(ctx, method, path, body, down)
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("management API %s: bad answer: %w", path, err)
 	}
 	return nil
@@ -84,17 +92,27 @@ func (c *Client) get(ctx context.Context, path string, v any) error {
 
 // getRaw fetches path and returns the body of a 200 answer.
 func (c *Client) getRaw(ctx context.Context, path string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	return c.do(ctx, http.MethodGet, path, nil, notRunning)
+}
+
+// do sends a request (a body goes as application/octet-stream) and returns
+// the body of a 200 answer; any other answer is an error carrying the
+// API's own message. down is the hint when the device does not answer.
+func (c *Client) do(ctx context.Context, method, path string, body io.Reader, down string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return nil, fmt.Errorf("management API: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/octet-stream")
 	}
 	req.SetBasicAuth("admin", c.password)
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("management API (is tipring running?): %w", err)
+		return nil, fmt.Errorf("management API (%s): %w", down, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return nil, fmt.Errorf("management API %s: %w", path, err)
 	}
@@ -102,10 +120,10 @@ func (c *Client) getRaw(ctx context.Context, path string) ([]byte, error) {
 		var e struct {
 			Error string `json:"error"`
 		}
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
 			return nil, fmt.Errorf("management API %s: %s: %s", path, resp.Status, e.Error)
 		}
 		return nil, fmt.Errorf("management API %s: %s", path, resp.Status)
 	}
-	return body, nil
+	return b, nil
 }

@@ -2,9 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 )
 
@@ -44,30 +41,7 @@ func (s *Server) resetRoutes(mux *http.ServeMux) {
 
 // Reset asks the running device for a factory reset.
 func (c *Client) Reset(ctx context.Context) (ResetResult, error) {
-	const path = "/api/v1/reset"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, nil)
-	if err != nil {
-		return ResetResult{}, fmt.Errorf("management API: %w", err)
-	}
-	req.SetBasicAuth("admin", c.password)
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return ResetResult{}, fmt.Errorf("management API (is tipring running? if not, use --offline): %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return ResetResult{}, fmt.Errorf("management API %s: %w", path, err)
-	}
-	var res struct {
-		ResetResult
-		Error string `json:"error"`
-	}
-	if json.Unmarshal(body, &res) != nil {
-		return ResetResult{}, fmt.Errorf("management API %s: %s: bad answer", path, resp.Status)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return ResetResult{}, fmt.Errorf("management API %s: %s: %s", path, resp.Status, res.Error)
-	}
-	return res.ResetResult, nil
+	var res ResetResult
+	err := c.call(ctx, http.MethodPost, "/api/v1/reset", nil, notRunning+" if not, use --offline", &res)
+	return res, err
 }

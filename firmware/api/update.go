@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -98,33 +96,13 @@ func (c *Client) Update(ctx context.Context, img io.Reader, opts UpdateOptions) 
 	if opts.NoReboot {
 		q.Set("reboot", "0")
 	}
-	const path = "/api/v1/update"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path+"?"+q.Encode(), img)
-	if err != nil {
-		return UpdateResult{}, fmt.Errorf("management API: %w", err)
+	path := "/api/v1/update"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
 	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	req.SetBasicAuth("admin", c.password)
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return UpdateResult{}, fmt.Errorf("management API (is tipring running? if not, use --offline --data DIR): %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return UpdateResult{}, fmt.Errorf("management API %s: %w", path, err)
-	}
-	var res struct {
-		UpdateResult
-		Error string `json:"error"`
-	}
-	if err := json.Unmarshal(body, &res); err != nil {
-		return UpdateResult{}, fmt.Errorf("management API %s: %s: bad answer", path, resp.Status)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return UpdateResult{}, fmt.Errorf("management API %s: %s: %s", path, resp.Status, res.Error)
-	}
-	return res.UpdateResult, nil
+	var res UpdateResult
+	err := c.call(ctx, http.MethodPost, path, img, notRunning+" if not, use --offline --data DIR", &res)
+	return res, err
 }
 
 // UpdateStatus fetches the boot state (GET /api/v1/update).

@@ -37,7 +37,7 @@ func resetCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "factory reset: %s removed; %d calls kept until the back end acknowledges them; the next start provisions the device\n", *cmd.config, kept)
 		return nil
 	}
-	c, err := cmd.parse(args) // again, now for the API address and password
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}

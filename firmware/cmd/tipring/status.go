@@ -42,6 +42,12 @@ func (c *apiCommand) parse(args []string) (*api.Client, error) {
 	if err := c.fs.Parse(args); err != nil {
 		return nil, err
 	}
+	return c.client()
+}
+
+// client is the API client the parsed flags (or the configuration) name,
+// for a command that parsed its flags itself.
+func (c *apiCommand) client() (*api.Client, error) {
 	url, pass := *c.url, *c.password
 	if url == "" || pass == "" {
 		cfg, err := config.Load(*c.config)

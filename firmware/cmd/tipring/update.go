@@ -43,7 +43,7 @@ func updateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *offline {
 		return updateOffline(ctx, cmd, f, *data, *board, *force, stdout)
 	}
-	c, err := cmd.parse(nil)
+	c, err := cmd.client()
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func updateStatus(ctx context.Context, cmd *apiCommand, offline bool, data strin
 		}
 		st.State = s
 	} else {
-		c, err := cmd.parse(nil)
+		c, err := cmd.client()
 		if err != nil {
 			return err
 		}
