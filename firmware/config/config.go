@@ -132,6 +132,20 @@ type DiagConfig struct {
 	Probes    bool `toml:"probes"`
 }
 
+// httpURL parses s as an http or https URL with a host: what every server
+// the device calls is given as.
+func httpURL(s string) (*url.URL, bool) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, false
+	}
+	return u, true
+}
+
+// keypadOnly reports whether a device code can be dialled: digits, * and
+// # only (the empty code turns the feature off).
+func keypadOnly(code string) bool { return strings.Trim(code, "0123456789*#") == "" }
+
 // Duration is a time.Duration written as a Go duration string ("10s", "4m").
 type Duration time.Duration
 
@@ -374,7 +388,7 @@ func (c *Config) validate(v *validator) {
 		}
 	}
 	if c.Meter.Backend != "" {
-		if u, err := url.Parse(c.Meter.Backend); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		if _, ok := httpURL(c.Meter.Backend); !ok {
 			v.fail("meter.backend", "meter.backend", fmt.Sprintf("want an http(s) URL, got %q", c.Meter.Backend))
 		}
 		if c.Meter.Account == "" {
@@ -390,10 +404,10 @@ func (c *Config) validate(v *validator) {
 	if c.Meter.SyncInterval.D() < time.Second {
 		v.fail("meter.sync_interval", "meter.sync_interval", "want at least 1s")
 	}
-	if bc := c.Meter.BalanceCode; bc != "" && strings.Trim(bc, "0123456789*#") != "" {
+	if bc := c.Meter.BalanceCode; !keypadOnly(bc) {
 		v.fail("meter.balance_code", "meter.balance_code", fmt.Sprintf("want digits, * and # only, got %q", bc))
 	}
-	if dc := c.Diag.Code; dc != "" && strings.Trim(dc, "0123456789*#") != "" {
+	if dc := c.Diag.Code; !keypadOnly(dc) {
 		v.fail("diag.code", "diag.code", fmt.Sprintf("want digits, * and # only, got %q", dc))
 	}
 	if dc := c.Diag.Code; dc != "" && dc == c.Meter.BalanceCode {
@@ -405,7 +419,7 @@ func (c *Config) validate(v *validator) {
 		}
 	}
 	if u := c.Diag.SupportURL; u != "" {
-		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+		if _, ok := httpURL(u); !ok {
 			v.fail("diag.support_url", "diag.support_url", fmt.Sprintf("want an http(s) URL, got %q", u))
 		}
 	}

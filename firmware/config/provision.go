@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/netip"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -33,9 +32,9 @@ const defaultProvisionInterval = Duration(24 * time.Hour)
 
 func (p *ProvisionConfig) validate(v *validator) {
 	if p.URL != "" {
-		u, err := url.Parse(p.URL)
+		u, ok := httpURL(p.URL)
 		switch {
-		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		case !ok:
 			v.fail("provision.url", "provision.url", fmt.Sprintf("want an https URL, got %q", p.URL))
 		case u.Scheme == "http" && !p.AllowHTTP && !isLoopbackHost(u.Hostname()):
 			v.fail("provision.url", "provision.url", "plain http would send the SIP passwords in the clear: use https, or set allow_http = true")

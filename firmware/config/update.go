@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net/url"
 	"time"
 )
 
@@ -42,7 +41,7 @@ func (u UpdateConfig) ConfirmWait() time.Duration {
 
 func (u *UpdateConfig) validate(v *validator) {
 	if u.URL != "" {
-		if pu, err := url.Parse(u.URL); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || pu.RawQuery != "" {
+		if pu, ok := httpURL(u.URL); !ok || pu.RawQuery != "" {
 			v.fail("update.url", "update.url", fmt.Sprintf("want an http(s) URL without a query, got %q", u.URL))
 		}
 	}
