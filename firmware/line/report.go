@@ -75,12 +75,7 @@ func (l *Line) onReportDone(r report) {
 	}
 	keys := []string{prompts.ReportFailed}
 	if r.err == nil {
-		keys = []string{prompts.ReportSent}
-		for _, d := range r.ticket {
-			if d >= '0' && d <= '9' {
-				keys = append(keys, prompts.NumberWords(int(d-'0'))...)
-			}
-		}
+		keys = prompts.ReportSentSentence(r.ticket)
 	}
 	l.stopPrompt()
 	l.playPrompt(keys, l.dialTone)

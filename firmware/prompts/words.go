@@ -182,6 +182,20 @@ func CallLimitSentence(minutes int) []string {
 	return append(w, ForThisCall)
 }
 
+// ReportSentSentence is said once the report code's report reached
+// support: "the report was sent, your ticket number is four eight two
+// one", the ticket read digit by digit as it is typed. Anything but a
+// digit is left out: it has no recording.
+func ReportSentSentence(ticket string) []string {
+	digits := strings.Map(func(r rune) rune {
+		if '0' <= r && r <= '9' {
+			return r
+		}
+		return -1
+	}, ticket)
+	return append([]string{ReportSent}, digitWords(digits)...)
+}
+
 // RemainingSentence is the warning before the credit runs out, seconds
 // before the end: "one minute remaining" and "ten seconds remaining" have
 // their own recordings (they are the defaults); other whole minutes are

@@ -119,6 +119,8 @@ func TestSentences(t *testing.T) {
 		{"two minutes left", RemainingSentence(120), "n_2 minutes remaining"},
 		{"45 seconds left", RemainingSentence(45), "n_40 n_5 seconds remaining"},
 		{"1 second left", RemainingSentence(1), "n_1 second remaining"},
+		{"report ticket", ReportSentSentence("4801"), "report_sent n_4 n_8 n_0 n_1"},
+		{"report ticket with a stray character", ReportSentSentence("12-3"), "report_sent n_1 n_2 n_3"},
 	}
 	for _, c := range cases {
 		if got := say(c.got); got != c.want {
