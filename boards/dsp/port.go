@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tipring/tipring/boards"
@@ -44,8 +45,8 @@ type PortConfig struct {
 // HookChanged on each loop-current transition, and applies Status (ring
 // voltage, polarity) to the copper.
 //
-// The boards.Port methods take the board's lock; the others are called
-// with it held, except CallAudio.
+// The boards.Port methods take the board's lock, except SetAudio; the
+// others are called with it held, except CallAudio.
 type Port struct {
 	n        int
 	mu       sync.Locker
@@ -56,7 +57,9 @@ type Port struct {
 
 	events chan boards.Event
 	closed bool
-	audio  boards.AudioFunc
+	// audio is read once a frame outside the lock (CallAudio runs the
+	// callback unlocked): an atomic saves the frame a lock round-trip.
+	audio atomic.Pointer[boards.AudioFunc]
 
 	tone    *ToneGen
 	playing bool
@@ -144,11 +147,14 @@ func (p *Port) StopTone() {
 	p.playing = false
 }
 
-// SetAudio installs the audio callback.
+// SetAudio installs the audio callback. It needs no lock: the callback
+// is all it changes, and CallAudio reads it atomically.
 func (p *Port) SetAudio(f boards.AudioFunc) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.audio = f
+	if f == nil {
+		p.audio.Store(nil)
+		return
+	}
+	p.audio.Store(&f)
 }
 
 // SetReversed sets the polarity asked for; Status says what the line has.
@@ -210,14 +216,11 @@ func (p *Port) HookChanged(off bool, at time.Time) {
 
 // CallAudio runs the first part of a frame: it zeroes down and calls the
 // AudioFunc, if any, with up and down. Called without the lock, so that
-// the callback may call the port's methods.
+// the callback may call the port's methods; it takes none itself.
 func (p *Port) CallAudio(up, down *boards.Frame) {
-	p.mu.Lock()
-	audio := p.audio
-	p.mu.Unlock()
 	*down = boards.Frame{}
-	if audio != nil {
-		audio(up, down)
+	if audio := p.audio.Load(); audio != nil {
+		(*audio)(up, down)
 	}
 }
 
