@@ -61,6 +61,7 @@ func (c *udpConn) keepAlive(addr net.Addr) error {
 type tcpConn struct {
 	net.Conn
 	trace     traceFunc
+	peer      string // the far address for trace, formatted once
 	started   chan struct{}
 	once      sync.Once
 	closed    chan struct{}
@@ -70,7 +71,13 @@ type tcpConn struct {
 }
 
 func newTCPConn(c net.Conn, trace traceFunc, onClose func(*tcpConn)) *tcpConn {
-	return &tcpConn{Conn: c, trace: trace, started: make(chan struct{}), closed: make(chan struct{}), onClose: onClose}
+	tc := &tcpConn{Conn: c, trace: trace, started: make(chan struct{}), closed: make(chan struct{}), onClose: onClose}
+	if trace != nil {
+		// A connection's far end never changes: format it once, not on
+		// every message traced.
+		tc.peer = c.RemoteAddr().String()
+	}
+	return tc
 }
 
 func (c *tcpConn) Read(b []byte) (int, error) {
@@ -78,7 +85,7 @@ func (c *tcpConn) Read(b []byte) (int, error) {
 	c.once.Do(func() { close(c.started) })
 	n, err := c.Conn.Read(b)
 	if n > 0 && c.trace != nil && !isKeepAlive(b[:n]) {
-		c.trace("recv", c.RemoteAddr().String(), b[:n])
+		c.trace("recv", c.peer, b[:n])
 	}
 	if err != nil {
 		c.markClosed()
@@ -88,7 +95,7 @@ func (c *tcpConn) Read(b []byte) (int, error) {
 
 func (c *tcpConn) Write(b []byte) (int, error) {
 	if c.trace != nil && !isKeepAlive(b) {
-		c.trace("send", c.RemoteAddr().String(), b)
+		c.trace("send", c.peer, b)
 	}
 	n, err := c.Conn.Write(b)
 	if err != nil {
