@@ -124,13 +124,19 @@ func checkHeader(version, currency string) error {
 	if version == "" {
 		return errors.New("meter: rates: empty version")
 	}
-	if len(currency) != 3 || !isUpper(currency) {
+	if !ValidCurrency(currency) {
 		return fmt.Errorf("meter: rates: currency %q: want three upper-case letters such as \"USD\"", currency)
 	}
 	return nil
 }
 
-func isUpper(s string) bool {
+// ValidCurrency reports whether s has the shape of an ISO 4217 code, three
+// upper-case letters. The rate table, the back-end client and the
+// development back end all check currencies with it, so they agree.
+func ValidCurrency(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
 	for i := range len(s) {
 		if s[i] < 'A' || s[i] > 'Z' {
 			return false

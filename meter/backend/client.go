@@ -138,7 +138,7 @@ func New(baseURL, account, token string, opts Options) (*Client, error) {
 			return nil, fmt.Errorf("backend: the token has a character other than printable ASCII at byte %d", i)
 		}
 	}
-	if opts.Currency != "" && !validCurrency(opts.Currency) {
+	if opts.Currency != "" && !meter.ValidCurrency(opts.Currency) {
 		return nil, fmt.Errorf("backend: expected currency %q: want three upper-case letters (ISO 4217)", opts.Currency)
 	}
 	hc := &http.Client{Timeout: defaultTimeout}

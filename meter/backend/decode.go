@@ -208,24 +208,12 @@ func checkCurrency(s *string, want string) (string, error) {
 	switch {
 	case s == nil:
 		return "", missing("currency")
-	case !validCurrency(*s):
+	case !meter.ValidCurrency(*s):
 		return "", fmt.Errorf("currency %q: want three upper-case letters (ISO 4217)", *s)
 	case want != "" && *s != want:
 		return "", fmt.Errorf("currency %q differs from the account's %q", *s, want)
 	}
 	return *s, nil
-}
-
-func validCurrency(s string) bool {
-	if len(s) != 3 {
-		return false
-	}
-	for i := range 3 {
-		if s[i] < 'A' || s[i] > 'Z' {
-			return false
-		}
-	}
-	return true
 }
 
 // balance reads a non-negative amount no larger than MaxBalance.

@@ -14,7 +14,7 @@ import (
 func FuzzAccountAnswer(f *testing.F) {
 	f.Add([]byte(goodAccount), "")
 	f.Fuzz(func(t *testing.T, b []byte, currency string) {
-		if currency != "" && !validCurrency(currency) {
+		if currency != "" && !meter.ValidCurrency(currency) {
 			currency = "USD" // New refuses such an expectation
 		}
 		a, err := decodeAccount(b, testAccount, currency)
@@ -25,7 +25,7 @@ func FuzzAccountAnswer(f *testing.F) {
 			return
 		}
 		if a.Account != testAccount || (a.Status != meter.Active && a.Status != meter.Suspended) ||
-			!validCurrency(a.Currency) || (currency != "" && a.Currency != currency) {
+			!meter.ValidCurrency(a.Currency) || (currency != "" && a.Currency != currency) {
 			t.Fatalf("accepted %+v", a)
 		}
 		for _, m := range []meter.Money{a.Balance, a.AutoRecharge.Threshold, a.AutoRecharge.Amount} {
@@ -96,7 +96,7 @@ func FuzzRechargeAnswer(f *testing.F) {
 func FuzzRatesAnswer(f *testing.F) {
 	f.Add([]byte(`{"version":"v7","currency":"USD","rates":[]}`), "")
 	f.Fuzz(func(t *testing.T, b []byte, currency string) {
-		if currency != "" && !validCurrency(currency) {
+		if currency != "" && !meter.ValidCurrency(currency) {
 			currency = "USD"
 		}
 		cur, err := ratesCurrency(b, currency)
@@ -106,7 +106,7 @@ func FuzzRatesAnswer(f *testing.F) {
 			}
 			return
 		}
-		if !validCurrency(cur) || (currency != "" && cur != currency) {
+		if !meter.ValidCurrency(cur) || (currency != "" && cur != currency) {
 			t.Fatalf("accepted currency %q (expected %q)", cur, currency)
 		}
 	})

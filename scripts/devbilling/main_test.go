@@ -61,13 +61,20 @@ func TestServesUntilCancelled(t *testing.T) {
 		t.Errorf("account %+v", a)
 	}
 	cancel()
+	waitStopped(t, done, "devbilling did not stop")
+}
+
+// waitStopped waits for run to return after its context ended; it must
+// return nil within 10 s, or the test fails with slow.
+func waitStopped(t *testing.T, done <-chan error, slow string) {
+	t.Helper()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Errorf("run: %v", err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("devbilling did not stop")
+		t.Fatal(slow)
 	}
 }
 
@@ -107,14 +114,7 @@ func TestShutdownEndsHangingRequests(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("devbilling did not stop while a request hung")
-	}
+	waitStopped(t, done, "devbilling did not stop while a request hung")
 	if err := <-reqDone; err == nil {
 		t.Error("the hanging request got an answer")
 	}

@@ -123,7 +123,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Currency == "" {
 		cfg.Currency = DefaultCurrency
 	}
-	if !isCurrency(cfg.Currency) {
+	if !meter.ValidCurrency(cfg.Currency) {
 		return nil, fmt.Errorf("devbilling: currency %q: want three upper-case letters (ISO 4217)", cfg.Currency)
 	}
 	if cfg.Balance < 0 || cfg.Balance > backend.MaxBalance {
@@ -142,10 +142,6 @@ func New(cfg Config) (*Server, error) {
 		recharge: "approve", declineMessage: defaultDeclineMessage,
 		usage: map[string]*usageEntry{}, recharges: map[string]*rechargeEntry{},
 	}, nil
-}
-
-func isCurrency(s string) bool {
-	return len(s) == 3 && !strings.ContainsFunc(s, func(r rune) bool { return r < 'A' || r > 'Z' })
 }
 
 // Handler serves the contract under /v1/ and the switches under /dev/.
@@ -277,14 +273,10 @@ func (s *Server) postUsage(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, maxRequestBytes, &rec) {
 		return
 	}
-	switch {
-	case rec.ID == "":
-		writeError(w, http.StatusBadRequest, "the record has no id")
+	if !validID(w, "the record", rec.ID) {
 		return
-	case len(rec.ID) > maxIDBytes:
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("id of %d bytes; at most %d", len(rec.ID), maxIDBytes))
-		return
-	case rec.Cost < 0:
+	}
+	if rec.Cost < 0 {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("record %q has a negative cost %s", rec.ID, rec.Cost))
 		return
 	}
@@ -335,13 +327,10 @@ func (s *Server) postRecharge(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, maxRequestBytes, &req) {
 		return
 	}
+	if !validID(w, "the recharge", req.ID) {
+		return
+	}
 	switch {
-	case req.ID == "":
-		writeError(w, http.StatusBadRequest, "the recharge has no id")
-		return
-	case len(req.ID) > maxIDBytes:
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("id of %d bytes; at most %d", len(req.ID), maxIDBytes))
-		return
 	case req.Amount <= 0:
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("amount %s: want more than zero", req.Amount))
 		return
@@ -367,6 +356,21 @@ func (s *Server) postRecharge(w http.ResponseWriter, r *http.Request) {
 			"result", answer.Result, "message", answer.Message, "balance", answer.Balance)
 	}
 	writeAnswer(w, answer, malformed)
+}
+
+// validID checks an idempotency key (what names its request in the
+// error), answering 400 itself when the key is missing or too long to
+// keep in memory.
+func validID(w http.ResponseWriter, what, id string) bool {
+	switch {
+	case id == "":
+		writeError(w, http.StatusBadRequest, what+" has no id")
+	case len(id) > maxIDBytes:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("id of %d bytes; at most %d", len(id), maxIDBytes))
+	default:
+		return true
+	}
+	return false
 }
 
 // decide approves or declines a new recharge and applies it. Called with
