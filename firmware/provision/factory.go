@@ -10,7 +10,6 @@ import (
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -18,8 +17,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"unicode"
+
+	"github.com/tipring/tipring/firmware/image"
+	"github.com/tipring/tipring/internal/durable"
 )
 
 // FactoryFile is the factory data's name in the data directory.
@@ -155,7 +158,7 @@ func (f Factory) Write(path string) error {
 		_ = os.Remove(path)
 		return fmt.Errorf("factory file %s: %w", path, err)
 	}
-	return syncDir(path)
+	return durable.SyncDir(filepath.Dir(path))
 }
 
 // passwordLabel separates the admin password from anything else that may
@@ -226,14 +229,9 @@ func FormatMAC(m string) string {
 	return b.String()
 }
 
-// ParsePublicKey decodes a base64 ed25519 public key.
+// ParsePublicKey decodes a base64 ed25519 public key, as image signing
+// keys are written: one parser for every key the firmware reads.
 func ParsePublicKey(s string) (ed25519.PublicKey, error) {
-	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
-	if err != nil {
-		return nil, fmt.Errorf("public key: not base64: %w", err)
-	}
-	if len(b) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("public key: %d bytes, an ed25519 key has %d", len(b), ed25519.PublicKeySize)
-	}
-	return ed25519.PublicKey(b), nil
+	k, err := image.ParsePublicKey(s)
+	return k.Key, err
 }

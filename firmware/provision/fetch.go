@@ -15,11 +15,11 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/tipring/tipring/firmware/config"
+	"github.com/tipring/tipring/internal/durable"
 )
 
 // Limits on what a provisioning server may send.
@@ -245,44 +245,11 @@ func Client(caFile string) (*http.Client, error) {
 }
 
 // WriteConfig replaces the file at path with data so that a power cut
-// leaves either the old file or the new one: a temporary file in the same
-// directory, synced, renamed over path, and the directory synced. The
+// leaves either the old file or the new one (see durable.WriteFile). The
 // file is 0600: it holds the SIP passwords.
 func WriteConfig(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("write configuration: %w", err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".new-*")
-	if err != nil {
-		return fmt.Errorf("write configuration: %w", err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	merr := f.Chmod(0o600)
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, merr, serr, cerr); err != nil {
-		_ = os.Remove(tmp)
+	if err := durable.WriteFile(path, data, 0o600); err != nil {
 		return fmt.Errorf("write configuration %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write configuration: %w", err)
-	}
-	return syncDir(path)
-}
-
-// syncDir makes a rename or create in path's directory durable.
-func syncDir(path string) error {
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", filepath.Dir(path), err)
-	}
-	serr := d.Sync()
-	cerr := d.Close()
-	if err := errors.Join(serr, cerr); err != nil {
-		return fmt.Errorf("sync %s: %w", filepath.Dir(path), err)
 	}
 	return nil
 }

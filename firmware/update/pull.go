@@ -68,10 +68,7 @@ func (u *Updater) Pull(ctx context.Context, hc *http.Client, base string) (Resul
 		return Result{}, false, fmt.Errorf("update: %w", err)
 	}
 	st, _ := u.State()
-	running := st.Booted
-	if running == "" {
-		running = st.Active
-	}
+	running := st.running()
 	if cur := st.Slots[running].Version; running != "" && cur != "" {
 		lv, _ := image.ParseVersion(latest.Version)
 		cv, err := image.ParseVersion(cur)

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/tipring/tipring/internal/durable"
 )
 
 // The two slots.
@@ -63,7 +65,7 @@ func (s DirSlots) Clear(slot string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("clear slot %s: %w", slot, err)
 	}
-	return syncDir(filepath.Dir(dir))
+	return durable.SyncDir(filepath.Dir(dir))
 }
 
 // Create implements Slots.
@@ -100,14 +102,14 @@ func (s DirSlots) Sync(slot string) error {
 			return err
 		}
 		if d.IsDir() {
-			return syncDir(p)
+			return durable.SyncDir(p)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("slot %s: %w", slot, err)
 	}
-	return syncDir(filepath.Dir(dir))
+	return durable.SyncDir(filepath.Dir(dir))
 }
 
 // Open implements Slots.

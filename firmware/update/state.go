@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/tipring/tipring/internal/durable"
 )
 
 // StateFile is the boot state's name in the data dir.
@@ -91,52 +93,19 @@ func SaveState(dataDir string, st State) error {
 	if err != nil {
 		return fmt.Errorf("boot state: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(dataDir, StateFile), append(b, '\n')); err != nil {
+	if err := durable.WriteFile(filepath.Join(dataDir, StateFile), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("boot state: %w", err)
 	}
 	return nil
 }
 
-// writeAtomic writes a temporary file, syncs it, renames it over path and
-// syncs the directory, so the rename itself survives a power cut.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+// running is the slot the device runs now: the one booted last, else (no
+// boot since the first install) the active one.
+func (st State) running() string {
+	if st.Booted != "" {
+		return st.Booted
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after a successful rename there is nothing to remove
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
+	return st.Active
 }
 
 // other is the slot that is not s.

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tipring/tipring/firmware/image"
+	"github.com/tipring/tipring/internal/durable"
 )
 
 // Step names a step of an install, for logs and for fault injection.
@@ -136,10 +137,7 @@ func (u *Updater) Install(ctx context.Context, r io.Reader, force bool) (Result,
 	if err != nil && !errors.Is(err, ErrNoState) {
 		return Result{}, err
 	}
-	running := st.Booted
-	if running == "" {
-		running = st.Active
-	}
+	running := st.running()
 	if st.Trial != "" && st.Trial == st.Booted && !st.Confirmed {
 		return Result{}, fmt.Errorf("update refused: version %s in slot %s is on trial and has not confirmed its health yet; wait for it to confirm, or reboot to roll back, then update",
 			st.Slots[st.Trial].Version, st.Trial)
@@ -403,7 +401,7 @@ const RebootFile = "reboot-requested"
 
 // RequestReboot leaves the reboot flag.
 func RequestReboot(dataDir, reason string) error {
-	if err := writeAtomic(filepath.Join(dataDir, RebootFile), []byte(reason+"\n")); err != nil {
+	if err := durable.WriteFile(filepath.Join(dataDir, RebootFile), []byte(reason+"\n"), 0o600); err != nil {
 		return fmt.Errorf("request reboot: %w", err)
 	}
 	return nil
@@ -415,7 +413,7 @@ func TakeRebootRequest(dataDir string) (bool, error) {
 	err := os.Remove(filepath.Join(dataDir, RebootFile))
 	switch {
 	case err == nil:
-		return true, syncDir(dataDir)
+		return true, durable.SyncDir(dataDir)
 	case errors.Is(err, os.ErrNotExist):
 		return false, nil
 	}
