@@ -87,7 +87,7 @@ func Flash(ctx context.Context, o Options) (Result, error) {
 			return Result{}, err
 		}
 	}
-	if err := o.verify(ctx, t.block, img.size, sums, sum); err != nil {
+	if err := o.verify(ctx, t.block, img.size, sums); err != nil {
 		return Result{}, err
 	}
 	res := Result{Target: o.Target, Bytes: img.size, SHA256: hex.EncodeToString(sum), Duration: time.Since(start)}
@@ -293,8 +293,10 @@ func (o Options) write(ctx context.Context, img image, t target) ([][sha256.Size
 
 // verify reads the image's length back from the target, after dropping
 // what the kernel cached of it, and compares chunk by chunk; the first
-// bad offset tells a worn card from a fake-capacity one.
-func (o Options) verify(ctx context.Context, block bool, size int64, sums [][sha256.Size]byte, want []byte) error {
+// bad offset tells a worn card from a fake-capacity one. Every chunk
+// matching its sum is the whole image matching: the read-back is not
+// hashed a second time.
+func (o Options) verify(ctx context.Context, block bool, size int64, sums [][sha256.Size]byte) error {
 	f, err := os.Open(o.Target)
 	if err != nil {
 		return fmt.Errorf("open %s to verify: %w", o.Target, err)
@@ -302,7 +304,6 @@ func (o Options) verify(ctx context.Context, block bool, size int64, sums [][sha
 	defer f.Close()
 	dropCache(f, block, size, o.Logger)
 	p := newProgress(o.Progress, o.Terminal, "verifying", size)
-	whole := sha256.New()
 	buf := make([]byte, chunk)
 	var done int64
 	for i := 0; done < size; i++ {
@@ -316,14 +317,10 @@ func (o Options) verify(ctx context.Context, block bool, size int64, sums [][sha
 		if sha256.Sum256(buf[:n]) != sums[i] {
 			return fmt.Errorf("%w: %s differs from the image in the MiB at offset %d (%s): the medium did not keep what was written; try another card", ErrVerify, o.Target, done, human(done))
 		}
-		whole.Write(buf[:n])
 		done += int64(n)
 		p.update(done)
 	}
 	p.finish(done)
-	if got := whole.Sum(nil); !bytes.Equal(got, want) {
-		return fmt.Errorf("%w: %s read back sha256 %x, image %x", ErrVerify, o.Target, got, want)
-	}
 	return nil
 }
 

@@ -214,9 +214,9 @@ func Sign(manifest []byte, key ed25519.PrivateKey) Signature {
 	return Signature{KeyID: KeyID(pub), Alg: "ed25519", Sig: ed25519.Sign(key, signed(manifest))}
 }
 
-// Verify checks sig over manifest with the trusted keys: the one whose id
-// the signature names, or, when none has that id, every key (an id is a
-// hint, not a proof).
+// Verify checks sig over manifest with every trusted key: the key id the
+// signature names is a hint for the error message, not a proof, and a
+// device trusts a handful of keys at most.
 func Verify(manifest []byte, sig Signature, trusted []PublicKey) error {
 	if sig.Alg != "ed25519" {
 		return fmt.Errorf("%w: algorithm %q, want ed25519", ErrSignature, sig.Alg)

@@ -3,7 +3,6 @@ package image
 import (
 	"archive/tar"
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
@@ -196,15 +195,9 @@ func VerifyFiles(m *Manifest, open func(path string) (io.ReadCloser, error)) err
 		if err != nil {
 			return fmt.Errorf("%w: %s: %w", ErrContent, f.Path, err)
 		}
-		if n != f.Size || !bytes.Equal(hexSum(h.Sum(nil)), []byte(f.SHA256)) {
+		if n != f.Size || hex.EncodeToString(h.Sum(nil)) != f.SHA256 {
 			return fmt.Errorf("%w: %s does not match its manifest (size %d of %d, or changed bytes)", ErrContent, f.Path, n, f.Size)
 		}
 	}
 	return nil
-}
-
-func hexSum(b []byte) []byte {
-	out := make([]byte, hex.EncodedLen(len(b)))
-	hex.Encode(out, b)
-	return out
 }

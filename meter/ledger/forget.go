@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // ForgetDelivered is the ledger's part of a factory reset. It removes what
@@ -32,55 +34,23 @@ func (l *Ledger) ForgetDelivered() (kept int, err error) {
 			return err
 		}
 		kept = len(keep)
-		// Deleting while iterating a bbolt cursor skips keys; collect first.
-		var drop [][]byte
-		if err := b.calls.ForEach(func(k, _ []byte) error {
-			if !keep[string(k)] {
-				drop = append(drop, bytes.Clone(k))
-			}
-			return nil
+		if err := deleteWhere(b.calls, "calls", func(k, _ []byte) bool {
+			return !keep[string(k)]
 		}); err != nil {
 			return err
 		}
-		if err := deleteKeys(b.calls, drop); err != nil {
-			return fmt.Errorf("ledger: forget calls: %w", err)
-		}
-		drop = drop[:0]
-		if err := b.byStart.ForEach(func(k, _ []byte) error {
-			if len(k) <= timeKeyLen || !keep[string(k[timeKeyLen:])] {
-				drop = append(drop, bytes.Clone(k))
-			}
-			return nil
+		if err := deleteWhere(b.byStart, "call index", func(k, _ []byte) bool {
+			return len(k) <= timeKeyLen || !keep[string(k[timeKeyLen:])]
 		}); err != nil {
 			return err
 		}
-		if err := deleteKeys(b.byStart, drop); err != nil {
-			return fmt.Errorf("ledger: forget call index: %w", err)
-		}
-		drop = drop[:0]
-		if err := b.journal.ForEach(func(k, v []byte) error {
+		if err := deleteWhere(b.journal, "journal", func(_, v []byte) bool {
 			var e Entry
-			if err := json.Unmarshal(v, &e); err != nil || e.Kind != KindCall || !keep[e.Ref] {
-				drop = append(drop, bytes.Clone(k))
-			}
-			return nil
+			return json.Unmarshal(v, &e) != nil || e.Kind != KindCall || !keep[e.Ref]
 		}); err != nil {
 			return err
 		}
-		if err := deleteKeys(b.journal, drop); err != nil {
-			return fmt.Errorf("ledger: forget journal: %w", err)
-		}
-		drop = drop[:0]
-		if err := b.rchgs.ForEach(func(k, _ []byte) error {
-			drop = append(drop, bytes.Clone(k))
-			return nil
-		}); err != nil {
-			return err
-		}
-		if err := deleteKeys(b.rchgs, drop); err != nil {
-			return fmt.Errorf("ledger: forget recharges: %w", err)
-		}
-		return nil
+		return deleteWhere(b.rchgs, "recharges", func(_, _ []byte) bool { return true })
 	})
 	if err != nil {
 		return 0, err
@@ -88,10 +58,21 @@ func (l *Ledger) ForgetDelivered() (kept int, err error) {
 	return kept, nil
 }
 
-func deleteKeys(bk interface{ Delete([]byte) error }, keys [][]byte) error {
+// deleteWhere deletes the keys of bk that drop picks. Deleting while
+// iterating a bbolt cursor skips keys, so the keys are collected first.
+func deleteWhere(bk *bolt.Bucket, what string, drop func(k, v []byte) bool) error {
+	var keys [][]byte
+	if err := bk.ForEach(func(k, v []byte) error {
+		if drop(k, v) {
+			keys = append(keys, bytes.Clone(k))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	for _, k := range keys {
 		if err := bk.Delete(k); err != nil {
-			return err
+			return fmt.Errorf("ledger: forget %s: %w", what, err)
 		}
 	}
 	return nil

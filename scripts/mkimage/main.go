@@ -15,6 +15,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -176,19 +177,29 @@ func build(ctx context.Context, o options, key ed25519.PrivateKey, dev bool, std
 		built = time.Unix(sec, 0)
 	}
 	popts := image.PackOptions{Board: desc.Name, Version: o.version, MinVersion: o.minVersion, Built: built, Key: key, DevSigned: dev}
-	var raw countWriter
-	if _, err := image.Pack(&raw, os.DirFS(stage), popts); err != nil {
-		return err
-	}
-	popts.Gzip = o.gzip
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
 	name := filepath.Join(o.out, fmt.Sprintf("tipring-%s-%s.img", desc.Name, strings.ReplaceAll(o.version, "/", "_")))
+	// One Pack (it reads and hashes every file twice already): the tar
+	// stream is counted for the report on its way into gzip, compressed
+	// here as image.Pack's Gzip option does, so the bytes are the same.
 	var img bytes.Buffer
-	m, err := image.Pack(&img, os.DirFS(stage), popts)
+	var raw countWriter
+	var dst io.Writer = &img
+	var gz *gzip.Writer
+	if o.gzip {
+		gz, _ = gzip.NewWriterLevel(&img, gzip.BestCompression) // a valid level: cannot fail
+		dst = gz
+	}
+	m, err := image.Pack(io.MultiWriter(&raw, dst), os.DirFS(stage), popts)
 	if err != nil {
 		return err
+	}
+	if gz != nil {
+		if err := gz.Close(); err != nil {
+			return err
+		}
 	}
 	if err := os.WriteFile(name, img.Bytes(), 0o644); err != nil {
 		return err

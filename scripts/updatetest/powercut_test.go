@@ -261,6 +261,23 @@ func (s *sim) updateState() api.UpdateStatus {
 	return st
 }
 
+// confirmed waits until the running image has confirmed its health (no
+// trial left) and returns the boot state.
+func (s *sim) confirmed(timeout time.Duration) update.State {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st := s.updateState().State
+		if st.Confirmed && st.Trial == "" {
+			return st
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the running image did not confirm its health within %v: %+v", timeout, st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestPowerCutAtEveryStep: the running firmware installs 1.1.0 over
 // 1.0.0 from an upload, paused before one step; the power goes; the
 // device must come back on 1.0.0 before the switch and on 1.1.0 after.
@@ -302,13 +319,7 @@ func TestPowerCutAtEveryStep(t *testing.T) {
 			}
 			if want == "1.1.0" {
 				// The new image confirms itself ([update] confirm_after 1s).
-				deadline := time.Now().Add(10 * time.Second)
-				for st := s.updateState(); !st.State.Confirmed || st.State.Trial != ""; st = s.updateState() {
-					if time.Now().After(deadline) {
-						t.Fatalf("1.1.0 never confirmed: %+v", st.State)
-					}
-					time.Sleep(100 * time.Millisecond)
-				}
+				s.confirmed(10 * time.Second)
 			}
 		})
 	}

@@ -64,14 +64,8 @@ func TestNewImageConfirmsWhenItsLineRegisters(t *testing.T) {
 	s.installOffline(imgV2)
 	d, _ := s.registeredAfter(10 * time.Second)
 	t.Logf("boot to registered: %v", d)
-	deadline := time.Now().Add(5 * time.Second)
-	for st := s.updateState(); st.State.Trial != "" || !st.State.Confirmed; st = s.updateState() {
-		if time.Now().After(deadline) {
-			t.Fatalf("registered but not confirmed: %+v", st.State)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if v := s.updateState().State.Slots[s.updateState().State.Active].Version; v != "1.1.0" {
+	st := s.confirmed(5 * time.Second)
+	if v := st.Slots[st.Active].Version; v != "1.1.0" {
 		t.Fatalf("active version %s after confirmation, want 1.1.0", v)
 	}
 }
